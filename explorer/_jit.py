@@ -1,0 +1,99 @@
+"""The one place that sets numba options for the whole package.
+
+Every kernel is decorated with :func:`njit_cached` (serial) or :func:`njit_parallel`
+(``prange`` loops), so cache, threading and floating-point choices are made here once.
+
+Why these options
+-----------------
+- ``cache=True``: compiled machine code is kept on disk, so a notebook's second start is
+  instant. numba keys that cache on the Python function, not on the options, so each cached
+  variant must be its own ``def`` (never two decorators around one function).
+- No blanket ``fastmath=True``: it implies ``nnan``/``ninf``, which lets LLVM assume no NaN or
+  inf exists, and several kernels here *detect* divergence by looking for them. We use
+  :data:`SAFE_FASTMATH`, the flags that keep NaN/inf semantics.
+- ``error_model="numpy"``: a division by zero gives inf/NaN (a result we can flag) instead of
+  raising inside a compiled loop.
+- Cache directory: numba writes beside the sources; when the install directory is read-only
+  (a system or Binder install) and ``NUMBA_CACHE_DIR`` is unset, we point numba at a per-user
+  cache so that import never fails.
+- Threading layer: ``omp`` is preferred because ``workqueue`` aborts when several Python
+  threads (a Dask worker's, a widget's background thread) enter parallel regions at once.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+#: LLVM fast-math flags that keep IEEE NaN/inf semantics (no ``nnan``, no ``ninf``).
+SAFE_FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _writable(directory: Path) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+        return True
+    except OSError:
+        return False
+
+
+def user_cache_dir() -> Path:
+    """Per-user numba cache directory used when the package directory is read-only."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    candidate = base / "explorer" / "numba"
+    if _writable(candidate):
+        return candidate
+    fallback = Path(tempfile.gettempdir()) / f"explorer-numba-{os.getuid()}"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
+
+
+def _configure_environment() -> None:
+    if not os.environ.get("NUMBA_CACHE_DIR") and not os.access(_PACKAGE_DIR, os.W_OK):
+        os.environ["NUMBA_CACHE_DIR"] = str(user_cache_dir())
+    os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb workqueue")
+
+
+_configure_environment()
+
+import numba  # noqa: E402  (the environment above must be set before numba reads it)
+
+# numba may already have been imported by the user; make sure its config agrees.
+if os.environ.get("NUMBA_CACHE_DIR"):
+    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+
+_COMMON = {"cache": True, "nogil": True, "fastmath": SAFE_FASTMATH, "error_model": "numpy"}
+
+
+def _decorate(func, options):
+    if func is None:
+        return lambda f: numba.njit(**options)(f)
+    return numba.njit(**options)(func)
+
+
+def njit_cached(func=None, **overrides):
+    """``numba.njit`` with the package's options (cached, no-GIL, safe fast-math).
+
+    Use as ``@njit_cached`` or ``@njit_cached(inline="always")``.
+    """
+    return _decorate(func, {**_COMMON, **overrides})
+
+
+def njit_parallel(func=None, **overrides):
+    """Like :func:`njit_cached` with ``parallel=True`` for kernels that use ``numba.prange``."""
+    return _decorate(func, {**_COMMON, "parallel": True, **overrides})
+
+
+def set_num_threads(n: int | None) -> int:
+    """Limit numba's worker threads (e.g. one per Dask task); ``None`` restores all cores.
+
+    Returns the previous thread count.
+    """
+    previous = numba.get_num_threads()
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS if n is None else max(1, int(n)))
+    return previous

@@ -1,0 +1,1 @@
+"""Headless renderers behind ``python -m explorer TOPIC`` (matplotlib, Agg)."""
