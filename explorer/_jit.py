@@ -67,7 +67,7 @@ import numba  # noqa: E402  (the environment above must be set before numba read
 if os.environ.get("NUMBA_CACHE_DIR"):
     numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 
-_COMMON = {"cache": True, "nogil": True, "fastmath": SAFE_FASTMATH, "error_model": "numpy"}
+_COMMON = {"cache": True, "nogil": True, "fastmath": set(SAFE_FASTMATH), "error_model": "numpy"}
 
 
 def _decorate(func, options):

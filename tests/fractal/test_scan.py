@@ -1,0 +1,107 @@
+"""The compiled scan against the plain-numpy reference (tests/fractal/naive.py) and exact facts."""
+
+import numpy as np
+import pytest
+
+from explorer.fractal import Problem, loss_trajectory, make_problem, scan
+from explorer.fractal._kernels import _tanh_sqrt2
+from tests.fractal import naive
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "identity"])
+@pytest.mark.parametrize("phase_space", ["lr_vs_lr", "paraminit_vs_lr"])
+def test_scan_matches_numpy_reference(nonlinearity, phase_space):
+    problem = make_problem(width=4, nonlinearity=nonlinearity, seed=1)
+    result = scan(problem, (-2, 2.5), (-2, 2.5), resolution=(7, 6), steps=40, phase_space=phase_space)
+    reference = naive.scan(problem, result.x, result.y, 40, phase_space=phase_space)
+    assert result.measure.shape == (6, 7)
+    np.testing.assert_allclose(result.measure, reference, rtol=1e-8)
+    np.testing.assert_array_equal(result.diverged, reference > 0)
+    assert 0 < result.diverged.mean() < 1  # the window straddles the boundary
+
+
+def test_initial_offset_mode_matches_reference():
+    problem = make_problem(width=3, seed=2)
+    result = scan(problem, (-1, 1), (-1, 1), resolution=4, steps=30,
+                  phase_space="paraminit_vs_lr", offset_mode="initial")
+    reference = naive.scan(problem, result.x, result.y, 30, "paraminit_vs_lr", offset_every_step=False)
+    np.testing.assert_allclose(result.measure, reference, rtol=1e-8)
+
+
+def test_axes_are_log_spaced_and_oriented():
+    result = scan(make_problem(width=2), (-1, 1), (0, 2), resolution=(3, 5), steps=21)
+    np.testing.assert_allclose(result.x, [0.1, 1, 10])
+    np.testing.assert_allclose(result.y, np.logspace(0, 2, 5))
+    assert result.measure.shape == (5, 3)  # rows follow y, columns follow x
+
+
+def test_arbitrary_user_arrays():
+    rng = np.random.default_rng(5)
+    problem = Problem(X=rng.normal(size=(10, 3)), Y=rng.normal(size=10), W1=rng.normal(size=(3, 5)),
+                      W2=rng.normal(size=5), nonlinearity="tanh")
+    result = scan(problem, (-2, 1), (-2, 1), resolution=4, steps=25)
+    np.testing.assert_allclose(result.measure, naive.scan(problem, result.x, result.y, 25), rtol=1e-8)
+
+
+def test_overflow_is_a_diverged_pixel_not_nan():
+    result = scan(make_problem(width=4), (250, 300), (250, 300), resolution=3, steps=21)
+    assert np.isfinite(result.measure).all()
+    assert result.diverged.all()
+
+
+def test_tiny_learning_rates_converge_slowly_but_surely():
+    """At vanishing rates the loss barely moves: v/v0 ~ 1, so the measure is ~ -steps or ~ +steps."""
+    result = scan(make_problem(width=4), (-12, -11), (-12, -11), resolution=2, steps=30)
+    np.testing.assert_allclose(np.abs(result.measure), 30, rtol=1e-6)
+
+
+def test_loss_trajectory_matches_reference_and_starts_at_initial_loss():
+    problem = make_problem(width=5, seed=3)
+    losses = loss_trajectory(problem, 0.5, 2.0, steps=50)
+    reference = naive.loss_trajectory(problem, 0.5, 2.0, 50)
+    np.testing.assert_allclose(losses, reference, rtol=1e-9)
+    assert losses[0] == pytest.approx(naive.loss(problem.W1, problem.W2, problem.X, problem.Y, "tanh"))
+
+
+def test_analytic_gradient_reference_against_finite_differences():
+    """Guards the reference itself, so the kernel is not checked against a wrong formula."""
+    problem = make_problem(width=3, seed=4)
+    grad_W1, grad_W2 = naive.gradients(problem.W1, problem.W2, problem.X, problem.Y, "tanh")
+    eps = 1e-6
+    for (k, j) in [(0, 0), (2, 1)]:
+        bumped = problem.W1.copy()
+        bumped[k, j] += eps
+        numeric = (naive.loss(bumped, problem.W2, problem.X, problem.Y, "tanh")
+                   - naive.loss(problem.W1, problem.W2, problem.X, problem.Y, "tanh")) / eps
+        assert grad_W1[k, j] == pytest.approx(numeric, rel=1e-4)
+    bumped = problem.W2.copy()
+    bumped[1, 0] += eps
+    numeric = (naive.loss(problem.W1, bumped, problem.X, problem.Y, "tanh")
+               - naive.loss(problem.W1, problem.W2, problem.X, problem.Y, "tanh")) / eps
+    assert grad_W2[1, 0] == pytest.approx(numeric, rel=1e-4)
+
+
+def test_fast_tanh_is_accurate_to_a_few_ulp_and_propagates_nan():
+    z = np.concatenate([np.linspace(-30, 30, 20001), np.logspace(-300, 1.5, 500),
+                        -np.logspace(-300, 1.5, 500), [0.0, np.inf, -np.inf, np.nan]])
+    out = np.empty_like(z)
+    _tanh_sqrt2(z, out, np.empty(z.size, np.int64))
+    reference = np.tanh(np.sqrt(2.0) * z)
+    finite = np.isfinite(z)
+    np.testing.assert_allclose(out[finite], reference[finite], rtol=4e-16 * 4, atol=0)
+    assert out[-3] == 1.0 and out[-2] == -1.0 and np.isnan(out[-1])
+
+
+def test_same_seed_same_problem_and_scan():
+    a, b = make_problem(width=4, seed=7), make_problem(width=4, seed=7)
+    np.testing.assert_array_equal(a.X, b.X)
+    np.testing.assert_array_equal(scan(a, resolution=4, steps=21).measure,
+                                  scan(b, resolution=4, steps=21).measure)
+    assert not np.array_equal(make_problem(width=4, seed=8).X, a.X)
+
+
+def test_default_problem_has_the_papers_shapes():
+    tanh = make_problem(width=16)
+    assert tanh.X.shape == (272, 16) and tanh.Y.shape == (272, 1)
+    assert tanh.W1.shape == (16, 16) and tanh.W2.shape == (16, 1)
+    assert make_problem(width=16, nonlinearity="identity").X.shape == (16, 16)
