@@ -51,8 +51,9 @@ def exercise(app: App) -> None:
     assert after != before, f"moving {app.primary_control!r} did not change the figure"
 
 
-_apps = [value for value in list(globals().values()) if isinstance(value, App)]
-assert _apps, "the notebook displays no explorer view"
-for _app in _apps:
-    exercise(_app)
-print(f"exercised {len(_apps)} view(s)")
+if __name__ == "__main__":  # true inside the notebook's kernel
+    _apps = [value for value in list(globals().values()) if isinstance(value, App)]
+    assert _apps, "the notebook displays no explorer view"
+    for _app in _apps:
+        exercise(_app)
+    print(f"exercised {len(_apps)} view(s)")

@@ -10,10 +10,11 @@ convergence and divergence is fractal over many decades of zoom.
 from explorer.fractal.analysis import BoxCounting, boundary, box_counting_dimension, rank_stretch
 from explorer.fractal.problem import NONLINEARITIES, Problem, make_problem
 from explorer.fractal.scan import (MAX_RESOLUTION, MIN_STEPS, OFFSET_MODES, PHASE_SPACES, Scan,
-                                   Window, loss_trajectory, scan, zoom_window)
+                                   Window, grid_axes, loss_trajectory, measure_pixels, scan,
+                                   zoom_window)
 
 __all__ = [
     "BoxCounting", "MAX_RESOLUTION", "MIN_STEPS", "NONLINEARITIES", "OFFSET_MODES",
     "PHASE_SPACES", "Problem", "Scan", "Window", "boundary", "box_counting_dimension",
-    "loss_trajectory", "make_problem", "rank_stretch", "scan", "zoom_window",
+    "grid_axes", "loss_trajectory", "make_problem", "measure_pixels", "rank_stretch", "scan", "zoom_window",
 ]

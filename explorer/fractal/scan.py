@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from explorer._validation import check_choice, check_interval, check_range
+from explorer._validation import check_array, check_choice, check_interval, check_range
 from explorer.fractal import _kernels
 from explorer.fractal.problem import Problem
 
@@ -41,8 +41,9 @@ class Scan:
     x, y : ndarray, shapes (nx,), (ny,)
         Hyperparameter values of the pixel columns and rows (log-spaced, not log10).
     measure : ndarray, float64, shape (ny, nx)
-        The paper's convergence measure: negative where training converged (more negative =
-        faster), positive where it diverged (larger = diverged sooner). Always finite.
+        The paper's convergence measure: where training converged, minus the sum of the
+        normalised losses (near 0 = fast convergence); where it diverged, the sum of their
+        inverses (near 0 = fast divergence). Always finite.
     diverged : ndarray, bool, shape (ny, nx)
         ``measure > 0``.
     x_range, y_range : (float, float)
@@ -64,6 +65,20 @@ class Scan:
     steps: int
     phase_space: str
     seconds: float
+
+    @classmethod
+    def from_measure(cls, x, y, measure, *, steps, phase_space, seconds=0.0, x_range=None,
+                     y_range=None) -> "Scan":
+        """Wrap a measure computed on the axes ``x``, ``y`` (e.g. assembled from tiles).
+
+        The log10 window defaults to the log10 of the first and last axis values.
+        """
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        x_range = x_range or (float(np.log10(x[0])), float(np.log10(x[-1])))
+        y_range = y_range or (float(np.log10(y[0])), float(np.log10(y[-1])))
+        return cls(x=x, y=y, measure=measure, diverged=measure > 0, x_range=tuple(x_range),
+                   y_range=tuple(y_range), steps=int(steps), phase_space=phase_space,
+                   seconds=float(seconds))
 
     @property
     def x_label(self) -> str:
@@ -129,6 +144,51 @@ def _prepare(problem, steps, phase_space, offset_mode):
     return steps, scaled_X, _NONLINEARITY_CODES[problem.nonlinearity]
 
 
+def grid_axes(x_range, y_range, resolution=64) -> tuple[np.ndarray, np.ndarray]:
+    """The log-spaced pixel values of a window: ``x = 10**linspace(*x_range, nx)``, same for y.
+
+    Validates the window as :func:`scan` does; returns ``(x, y)`` of shapes (nx,), (ny,).
+    """
+    x_range = check_interval("x_range", x_range)
+    y_range = check_interval("y_range", y_range)
+    nx, ny = _check_resolution(resolution)
+    for name, bounds, pixels in (("x_range", x_range, nx), ("y_range", y_range, ny)):
+        check_range(f"{name} upper bound", bounds[1], hi=300.0)  # 10**300 stays finite
+        _check_resolvable(name, bounds, pixels)
+    return 10.0 ** np.linspace(*x_range, nx), 10.0 ** np.linspace(*y_range, ny)
+
+
+def measure_pixels(problem: Problem, x, y, steps: int = 100, phase_space: str = "lr_vs_lr",
+                   offset_mode: str = "every_step") -> np.ndarray:
+    """Convergence measure at every (y[row], x[col]): the compiled core of :func:`scan`.
+
+    Each pixel depends only on its own (x, y) value, so any sub-grid (a tile of rows and
+    columns of a larger scan's axes) gives bit-identical values to the full scan; views and
+    :mod:`explorer.distributed` rely on that to render tiles.
+
+    Parameters
+    ----------
+    problem : Problem
+    x, y : array_like, shapes (nx,), (ny,)
+        Positive, finite hyperparameter values (not log10) with the meaning of :func:`scan`.
+    steps, phase_space, offset_mode
+        As in :func:`scan`.
+
+    Returns
+    -------
+    ndarray, float64, shape (ny, nx)
+    """
+    steps, scaled_X, nonlinearity = _prepare(problem, steps, phase_space, offset_mode)
+    x = check_array("x", x, ndim=1)
+    y = check_array("y", y, ndim=1)
+    for name, values in (("x", x), ("y", y)):
+        if values.size and values.min() < 0:
+            raise ValueError(f"{name} must hold values >= 0, got min {values.min()}")
+    return _kernels._scan_kernel(scaled_X, problem.Y, problem.W1, problem.W2, x, y, steps,
+                                 nonlinearity, PHASE_SPACES.index(phase_space),
+                                 offset_mode == "every_step")
+
+
 def scan(problem: Problem, x_range=(-3.0, 6.0), y_range=(-3.0, 6.0), resolution=64,
          steps: int = 100, phase_space: str = "lr_vs_lr", offset_mode: str = "every_step") -> Scan:
     """Train one network per pixel of a log-spaced 2D hyperparameter grid.
@@ -140,8 +200,8 @@ def scan(problem: Problem, x_range=(-3.0, 6.0), y_range=(-3.0, 6.0), resolution=
     problem : Problem
         Data, initial weights and nonlinearity shared by every pixel.
     x_range, y_range : (float, float)
-        log10 bounds of the columns and rows, finite with lo < hi. Default (-3, 6), the paper
-        notebook's starting window.
+        log10 bounds of the columns and rows, finite with lo < hi and hi <= 300. Default
+        (-3, 6), the paper notebook's starting window.
     resolution : int or (int, int)
         Pixels per side, or (nx, ny); each in [2, 8192].
     steps : int, >= 21
@@ -167,23 +227,14 @@ def scan(problem: Problem, x_range=(-3.0, 6.0), y_range=(-3.0, 6.0), resolution=
     >>> result.measure.shape, result.diverged.dtype
     ((8, 8), dtype('bool'))
     """
-    steps, scaled_X, nonlinearity = _prepare(problem, steps, phase_space, offset_mode)
-    x_range = check_interval("x_range", x_range)
-    y_range = check_interval("y_range", y_range)
-    nx, ny = _check_resolution(resolution)
-    for name, bounds in (("x_range", x_range), ("y_range", y_range)):
-        check_range(f"{name} upper bound", bounds[1], hi=300.0)  # 10**300 stays finite
-    _check_resolvable("x_range", x_range, nx)
-    _check_resolvable("y_range", y_range, ny)
-    x = 10.0 ** np.linspace(x_range[0], x_range[1], nx)
-    y = 10.0 ** np.linspace(y_range[0], y_range[1], ny)
+    _prepare(problem, steps, phase_space, offset_mode)
+    x, y = grid_axes(x_range, y_range, resolution)
     start = time.perf_counter()
-    measure = _kernels._scan_kernel(scaled_X, problem.Y, problem.W1, problem.W2, x, y, steps,
-                                    nonlinearity, PHASE_SPACES.index(phase_space),
-                                    offset_mode == "every_step")
-    seconds = time.perf_counter() - start
-    return Scan(x=x, y=y, measure=measure, diverged=measure > 0, x_range=x_range,
-                y_range=y_range, steps=steps, phase_space=phase_space, seconds=seconds)
+    measure = measure_pixels(problem, x, y, steps, phase_space, offset_mode)
+    return Scan.from_measure(x, y, measure, steps=steps, phase_space=phase_space,
+                             seconds=time.perf_counter() - start,
+                             x_range=check_interval("x_range", x_range),
+                             y_range=check_interval("y_range", y_range))
 
 
 def loss_trajectory(problem: Problem, x: float, y: float, steps: int = 100,
