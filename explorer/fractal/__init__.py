@@ -8,6 +8,7 @@ convergence and divergence is fractal over many decades of zoom.
 """
 
 from explorer.fractal.analysis import BoxCounting, boundary, box_counting_dimension, rank_stretch
+from explorer.fractal.mandelbrot import mandelbrot
 from explorer.fractal.problem import NONLINEARITIES, Problem, make_problem
 from explorer.fractal.scan import (MAX_RESOLUTION, MIN_STEPS, OFFSET_MODES, PHASE_SPACES, Scan,
                                    Window, grid_axes, loss_trajectory, measure_pixels, scan,
@@ -16,5 +17,5 @@ from explorer.fractal.scan import (MAX_RESOLUTION, MIN_STEPS, OFFSET_MODES, PHAS
 __all__ = [
     "BoxCounting", "MAX_RESOLUTION", "MIN_STEPS", "NONLINEARITIES", "OFFSET_MODES",
     "PHASE_SPACES", "Problem", "Scan", "Window", "boundary", "box_counting_dimension",
-    "grid_axes", "loss_trajectory", "make_problem", "measure_pixels", "rank_stretch", "scan", "zoom_window",
+    "grid_axes", "loss_trajectory", "make_problem", "mandelbrot", "measure_pixels", "rank_stretch", "scan", "zoom_window",
 ]

@@ -96,6 +96,18 @@ class Scan:
     def pixels_per_second(self) -> float:
         return self.measure.size / max(self.seconds, 1e-12)
 
+    def boundary_points(self) -> np.ndarray:
+        """Centres of the 2x2 blocks where the measure changes sign, in log10 units, shape (k, 2).
+
+        Handy zoom targets: ``scan.zoom(scan.boundary_points()[i], 10)``.
+        """
+        from explorer.fractal.analysis import boundary
+
+        rows, cols = np.nonzero(boundary(self.measure))
+        log_x, log_y = np.log10(self.x), np.log10(self.y)
+        return np.column_stack((0.5 * (log_x[cols] + log_x[cols + 1]),
+                                0.5 * (log_y[rows] + log_y[rows + 1])))
+
     def zoom(self, center, factor: float) -> Window:
         """The window ``factor`` times smaller around ``center`` (log10 x, log10 y).
 

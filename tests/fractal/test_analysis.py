@@ -68,3 +68,24 @@ def test_rank_stretch_maps_each_sign_to_its_half():
     assert stretched.min() == -1.0 and stretched.max() == 1.0
     assert np.all(stretched[measure < 0] <= -0.25) and np.all(stretched[measure >= 0] >= 0.25)
     assert list(np.argsort(stretched)) == list(np.argsort(measure))  # ranks are kept
+
+
+def test_boundary_points_lie_between_opposite_pixels():
+    result = scan(make_problem(width=3, seed=1), (-1, 3), (-1, 3), resolution=24, steps=30)
+    points = result.boundary_points()
+    assert len(points) == boundary(result.measure).sum() > 0
+    log_x, log_y = np.log10(result.x), np.log10(result.y)
+    col = np.searchsorted(log_x, points[0, 0]) - 1
+    row = np.searchsorted(log_y, points[0, 1]) - 1
+    block = result.measure[row:row + 2, col:col + 2]
+    assert block.min() < 0 < block.max()
+
+
+def test_mandelbrot_known_points():
+    from explorer.fractal import mandelbrot
+
+    image = mandelbrot((-2, 0.5), (-1.25, 1.25), resolution=5, iterations=200)
+    assert image[2, 3] < 0  # c = -0.125: inside the main cardioid
+    assert image[2, 0] < 0  # c = -2: the tip of the set, bounded
+    assert image[0, 4] > 0  # c = 0.5 - 1.25i: escapes
+    assert image[0, 4] == 1 / 2  # |c**2 + c| > 2 at the second iteration
