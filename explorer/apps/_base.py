@@ -31,9 +31,12 @@ class App(widgets.VBox):
     def __init__(self, children, *, figure, controls: dict, primary_control: str, **kwargs):
         self.status = widgets.HTML(value="")
         super().__init__(children=[*children, self.status], **kwargs)
+        self.add_class("explorer-app")
         self.figure = figure
         self.controls = controls
         self.primary_control = primary_control
+        # lets browser tests find the control to move (tests/browser)
+        controls[primary_control].add_class("explorer-primary")
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
 
