@@ -25,7 +25,7 @@ class FractalApp(App):
     """See :func:`build_fractal_app`."""
 
     def __init__(self, *, width=8, steps=100, nonlinearity="tanh", phase_space="lr_vs_lr",
-                 preview_resolution=48, render_resolution=256, seed=0, window=HOME):
+                 preview_resolution=48, render_resolution=256, seed=0, window=HOME, client=None):
         slider = dict(continuous_update=False, style={"description_width": "initial"})
         self.width = widgets.IntSlider(value=width, min=2, max=32, description="width", **slider)
         self.steps = widgets.IntSlider(value=steps, min=21, max=1000, step=1, description="steps", **slider)
@@ -43,6 +43,7 @@ class FractalApp(App):
         self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="render")
         self.info = widgets.HTML()
         self.seed = seed
+        self.client = client
         self.window = window
         self.history: list[Window] = []
         self.scan: Scan | None = None
@@ -105,35 +106,63 @@ class FractalApp(App):
         if self.busy:
             self.stop()
             self.wait()
+        self._draw_preview()
+
+    def _draw_preview(self):
         x, y, measure = self._compute(self.preview_pixels())
         self._show(Scan.from_measure(x, y, measure, steps=self.steps.value,
                                      phase_space=self.phase_space.value, x_range=self.window.x_range,
                                      y_range=self.window.y_range), note="preview")
 
     def render(self):
-        """Full-resolution scan in the background, painted band by band, with a progress bar."""
+        """Full-resolution scan in the background, painted as bands (or Dask tiles) arrive.
+
+        With a Dask ``client`` the tiles run on the cluster (:func:`explorer.distributed.scan`);
+        otherwise bands of rows run here. Stop restores the preview, so the figure never
+        shows a half-finished render as if it were complete.
+        """
         resolution = self.render_resolution.value
         x, y = grid_axes(*self.window, resolution)
-        measure = np.zeros((resolution, resolution))
-        band = max(1, resolution // 32)
+
+        def paint(rows, _cols, measure):
+            self.progress.value = np.isfinite(measure).mean()
+            self._paint(x, y, measure)
 
         def work():
             self.progress.value = 0.0
-            for start in range(0, resolution, band):
-                if self.stop_requested:
-                    self.show_message("render stopped; the preview is still shown")
-                    self.preview()
-                    return
-                rows = slice(start, min(start + band, resolution))
-                measure[rows] = self._compute(resolution, rows)[2]
-                self.progress.value = rows.stop / resolution
-                self._paint(x, y, measure)
+            measure = self._render_measure(x, y, paint)
+            if measure is None:
+                self._draw_preview()
+                self.show_message("render stopped; showing the preview again")
+                return
             self._show(Scan.from_measure(x, y, measure, steps=self.steps.value,
                                          phase_space=self.phase_space.value,
                                          x_range=self.window.x_range, y_range=self.window.y_range),
                        note="render")
 
         self.start(work)
+
+    def _render_measure(self, x, y, paint):
+        """The full measure, painting as parts arrive; None if stopped."""
+        problem, steps, phase_space = self.problem(), self.steps.value, self.phase_space.value
+        if self.client is not None:
+            from explorer import distributed
+
+            try:
+                return distributed.scan(problem, *self.window, (x.size, y.size), steps, phase_space,
+                                        client=self.client, on_tile=paint,
+                                        should_stop=lambda: self.stop_requested).measure
+            except distributed.Cancelled:
+                return None
+        measure = np.full((y.size, x.size), np.nan)
+        band = max(1, y.size // 32)
+        for start in range(0, y.size, band):
+            if self.stop_requested:
+                return None
+            rows = slice(start, min(start + band, y.size))
+            measure[rows] = measure_pixels(problem, x, y[rows], steps, phase_space)
+            paint(rows, slice(None), measure)
+        return measure
 
     # -- navigation ---------------------------------------------------------------------
     def go_to(self, window: Window, remember: bool = True):
@@ -161,8 +190,12 @@ class FractalApp(App):
 
     # -- drawing ------------------------------------------------------------------------
     def _paint(self, x, y, measure):
+        """Write a (possibly partial, NaN = not yet computed) measure into the heatmap."""
+        stretched = np.full_like(measure, np.nan)
+        finite = np.isfinite(measure)
+        stretched[finite] = rank_stretch(measure[finite])
         with self.figure.batch_update():
-            self.figure.data[0].z = rank_stretch(measure)
+            self.figure.data[0].z = stretched
             self.figure.data[0].x = np.log10(x)
             self.figure.data[0].y = np.log10(y)
 
@@ -204,7 +237,8 @@ def build_fractal_app(**defaults) -> FractalApp:
     **defaults
         ``width`` (8), ``steps`` (100), ``nonlinearity`` ("tanh"), ``phase_space``
         ("lr_vs_lr"), ``preview_resolution`` (48), ``render_resolution`` (256), ``seed`` (0),
-        ``window`` (:data:`HOME`, log10 [-3, 6] on both axes).
+        ``window`` (:data:`HOME`, log10 [-3, 6] on both axes), ``client`` (None: render
+        with local threads; a ``dask.distributed.Client``: render tiles on that cluster).
 
     Returns
     -------
