@@ -56,7 +56,8 @@ def warm() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.topic == "warm":
         print(json.dumps({"compiled_seconds": warm()}))
         return 0
@@ -64,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
 
     matplotlib.use("Agg")
     start = time.perf_counter()
-    figure, summary = _topic_module(args.topic).run(args)
+    try:
+        figure, summary = _topic_module(args.topic).run(args)
+    except ValueError as error:  # bad input: say which parameter, without a traceback
+        parser.exit(2, f"python -m explorer {args.topic}: error: {error}\n")
     summary = {"topic": args.topic, **summary, "seconds": round(time.perf_counter() - start, 3)}
     args.out.mkdir(parents=True, exist_ok=True)
     png, summary_path = args.out / f"{args.topic}.png", args.out / f"{args.topic}.json"

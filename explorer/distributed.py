@@ -23,6 +23,7 @@ import contextlib
 import os
 import threading
 import time
+import uuid
 from typing import Callable
 
 import numpy as np
@@ -143,13 +144,14 @@ def scan(problem: Problem, x_range=(-3.0, 6.0), y_range=(-3.0, 6.0), resolution=
     with _client_or_local(client, n_workers) as active:
         from dask.distributed import as_completed
 
-        shared_problem = active.scatter(problem, broadcast=True)
+        shared_problem = active.scatter(problem, broadcast=True, hash=False)  # a fresh key per call
+        run_token = uuid.uuid4().hex[:12]  # task keys unique to this call
         futures = {}
         for rows, cols in tiles(measure.shape, tile):
             future = active.submit(_measure_tile, shared_problem, x[cols], y[rows], steps,
                                    phase_space, offset_mode, threads_per_task,
-                                   retries=TASK_RETRIES, key=f"explorer-tile-{rows.start}-{cols.start}-"
-                                   f"{id(measure)}")
+                                   retries=TASK_RETRIES,
+                                   key=f"explorer-tile-{run_token}-{rows.start}-{cols.start}")
             futures[future] = (rows, cols)
         if progress:
             from dask.distributed import progress as dask_progress
