@@ -50,13 +50,13 @@ class Report:
                           "reference_value": reference, "ratio": ratio})
 
     def print_and_save(self) -> Path:
-        header = f"{'case':<46} {'ours':>12} {'reference':>24} {'ratio':>7}"
+        header = f"{'case':<46} {'ours':>14} {'reference':>25} {'ratio':>7}"
         print(f"\n== {self.topic} ==\n{header}\n{'-' * len(header)}")
         for row in self.rows:
             reference = ("n/a" if row["reference_value"] is None
                          else f"{row['reference']} {row['reference_value']:.4g}")
             ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}x"
-            print(f"{row['case']:<46} {row['ours']:>10.4g} {row['unit']:<2}"
+            print(f"{row['case']:<46} {row['ours']:>10.4g} {row['unit']:<3} "
                   f"{reference:>24} {ratio:>7}")
         for key, value in self.notes.items():
             print(f"  {key}: {value}")
