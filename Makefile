@@ -7,7 +7,7 @@ PORT   ?= 8888
 TOKEN  ?= $(shell $(PYTHON) -c "import secrets; print(secrets.token_hex(16))")
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test warm bench binder-check strip clean
+.PHONY: lab test warm bench binder-check strip screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ binder-check: $(VENV)/.dev
 
 strip: $(VENV)/.dev
 	$(PY) tests/strip_notebooks.py notebooks/*.ipynb
+
+screenshots: $(VENV)/.dev
+	$(PY) tests/browser/screenshots.py
 
 clean:
 	rm -rf $(VENV) out tests/artifacts benchmarks/results

@@ -23,6 +23,7 @@ Why these options
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -49,12 +50,17 @@ def user_cache_dir() -> Path:
     if _writable(candidate):
         return candidate
     fallback = Path(tempfile.gettempdir()) / f"explorer-numba-{os.getuid()}"
-    fallback.mkdir(parents=True, exist_ok=True)
+    fallback.mkdir(mode=0o700, exist_ok=True)
+    info = fallback.lstat()
+    # numba's index files are pickles: never trust a shared-tmp directory someone else made
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        fallback = Path(tempfile.mkdtemp(prefix="explorer-numba-"))
     return fallback
 
 
 def _configure_environment() -> None:
-    if not os.environ.get("NUMBA_CACHE_DIR") and not os.access(_PACKAGE_DIR, os.W_OK):
+    # a real write where numba writes: os.access says yes to root even where writes fail
+    if not os.environ.get("NUMBA_CACHE_DIR") and not _writable(_PACKAGE_DIR / "__pycache__"):
         os.environ["NUMBA_CACHE_DIR"] = str(user_cache_dir())
     os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb workqueue")
 

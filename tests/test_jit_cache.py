@@ -1,0 +1,116 @@
+"""A read-only install still imports, and its kernels still cache (``explorer._jit``).
+
+Each test copies the ``explorer`` package into a temporary folder, makes it read-only and
+imports it in a fresh interpreter with ``NUMBA_CACHE_DIR`` unset. Root ignores permission
+bits, so when the suite runs as root the interpreter runs as ``nobody`` (via ``setpriv``);
+otherwise a read-only package could not be simulated without a read-only mount.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOBODY = 65534
+AS_ROOT = os.getuid() == 0
+SETPRIV = shutil.which("setpriv")
+
+pytestmark = pytest.mark.skipif(AS_ROOT and SETPRIV is None,
+                                reason="running as root without setpriv: cannot drop privileges")
+
+PROBE = textwrap.dedent("""
+    import json, os, sys
+    import explorer._jit as jit
+    import numba
+    report = {"jit_file": jit.__file__, "cache_dir": numba.config.CACHE_DIR,
+              "env_cache_dir": os.environ.get("NUMBA_CACHE_DIR"), "uid": os.getuid(),
+              "user_cache_dir": str(jit.user_cache_dir())}
+    if "--compile" in sys.argv:
+        from explorer.fractal import make_problem, scan
+        report["measure_shape"] = list(scan(make_problem(width=2), resolution=2, steps=21).measure.shape)
+    print(json.dumps(report))
+""")
+
+
+def _make_tree(base: Path, mode: int, owner: int | None) -> Path:
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(mode)
+    if owner is not None:
+        os.chown(base, owner, owner)
+    return base
+
+
+@pytest.fixture
+def sandbox():
+    """A folder everyone may enter (pytest's tmp_path is 0700 under root: nobody could not)."""
+    top = Path(tempfile.mkdtemp(prefix="explorer-jit-cache-"))
+    top.chmod(0o755)
+    owner = NOBODY if AS_ROOT else None
+    site = top / "site"
+    shutil.copytree(ROOT / "explorer", site / "explorer",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc", "*.pyc"))
+    for path in [site, *site.rglob("*")]:  # chmod -R a-w
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    home = _make_tree(top / "home", 0o755, owner)
+    tmp = _make_tree(top / "tmp", 0o755, owner)
+    try:
+        yield {"top": top, "site": site, "home": home, "tmp": tmp}
+    finally:
+        for path in [top, *top.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | stat.S_IWUSR)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _probe(box, *args, **env_overrides) -> dict:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("NUMBA_", "XDG_", "EXPLORER_")) and key not in ("PYTHONPATH", "TMPDIR")}
+    env.update(PYTHONPATH=str(box["site"]), HOME=str(box["home"]), TMPDIR=str(box["tmp"]),
+               PYTHONDONTWRITEBYTECODE="1", **env_overrides)
+    command = [sys.executable, "-c", PROBE, *args]
+    if AS_ROOT:
+        command = [SETPRIV, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", *command]
+    result = subprocess.run(command, env=env, cwd=box["top"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"import failed:\n{result.stderr[-3000:]}"
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(report["jit_file"]).is_relative_to(box["site"]), "imported the wrong explorer"
+    return report
+
+
+@pytest.mark.slow
+def test_read_only_package_caches_under_home(sandbox):
+    report = _probe(sandbox, "--compile")
+    expected = sandbox["home"] / ".cache" / "explorer" / "numba"
+    assert Path(report["cache_dir"]) == expected
+    assert Path(report["user_cache_dir"]) == expected
+    assert report["measure_shape"] == [2, 2]
+    index_files = sorted(p.name for p in expected.rglob("*.nbi"))
+    assert any("scan_kernel" in name for name in index_files), index_files
+    assert not list((sandbox["site"]).rglob("*.nbi")), "numba wrote into the read-only package"
+
+
+def test_read_only_package_and_home_fall_back_to_tmp(sandbox):
+    sandbox["home"].chmod(0o555)
+    if AS_ROOT:
+        os.chown(sandbox["home"], 0, 0)
+    report = _probe(sandbox)
+    expected = sandbox["tmp"] / f"explorer-numba-{report['uid']}"
+    assert Path(report["cache_dir"]) == expected
+    assert expected.is_dir()
+
+
+def test_explicit_numba_cache_dir_is_respected(sandbox):
+    chosen = sandbox["tmp"] / "chosen"
+    report = _probe(sandbox, NUMBA_CACHE_DIR=str(chosen))
+    assert report["env_cache_dir"] == str(chosen)
+    assert Path(report["cache_dir"]) == chosen
