@@ -21,8 +21,8 @@ from plotly.subplots import make_subplots
 from explorer.apps._base import App
 from explorer.koopman import (delay_embedding, dmd, duffing, edmd, fitzhugh_nagumo,
                               logistic_map, lorenz63, monomials, pendulum, pick_centers,
-                              piecewise_dmd, pseudospectrum, radial_basis, slow_manifold,
-                              van_der_pol)
+                              piece_boundaries, piecewise_dmd, pseudospectrum, radial_basis,
+                              slow_manifold, van_der_pol)
 
 __all__ = ["build_koopman_app", "SYSTEMS"]
 
@@ -59,6 +59,7 @@ _PREVIEW_GRID = 41
 _PREVIEW_WORK = 1500  # preview grid side times dictionary size
 _RENDER_GRID = 121
 _DELAYS = 40
+PIECEWISE_RANK = 8  # modes per piece of the reaction-diffusion field
 
 
 def _simulate(name, parameter, steps, trajectories, noise, seed=0):
@@ -334,7 +335,10 @@ class _KoopmanView:
 
     def on_pieces(self, _change=None):
         field = self.field.states[0, :self.field.grid.size]
-        fit = piecewise_dmd(field, self.value("pieces"), dt=self.field.dt)
+        pieces = self.value("pieces")
+        # a full-rank DMD per short piece overfits and its reconstruction explodes
+        shortest = int(np.diff(piece_boundaries(field.shape[1], pieces)).min())
+        fit = piecewise_dmd(field, pieces, rank=min(PIECEWISE_RANK, shortest), dt=self.field.dt)
         figure = self.app.figure
         with figure.batch_update():
             figure.data[11].z = field

@@ -15,7 +15,7 @@ from explorer.koopman.dictionaries import (Monomials, RadialBasis, evaluate_dict
 from explorer.koopman.dmd import DMDResult, delay_embedding, dmd
 from explorer.koopman.edmd import EDMDResult, edmd
 from explorer.koopman.fields import fitzhugh_nagumo
-from explorer.koopman.piecewise import PiecewiseDMD, piecewise_dmd
+from explorer.koopman.piecewise import PiecewiseDMD, piece_boundaries, piecewise_dmd
 from explorer.koopman.resdmd import (SpectralMeasure, pseudospectrum, spectral_measure,
                                       verified_eigs)
 from explorer.koopman.systems import (Snapshots, duffing, linear_flow, linear_map,
@@ -25,7 +25,7 @@ from explorer.koopman.systems import (Snapshots, duffing, linear_flow, linear_ma
 __all__ = [
     "Snapshots", "linear_map", "linear_flow", "slow_manifold", "duffing", "van_der_pol",
     "pendulum", "lorenz63", "logistic_map", "fitzhugh_nagumo",
-    "DMDResult", "dmd", "delay_embedding", "PiecewiseDMD", "piecewise_dmd",
+    "DMDResult", "dmd", "delay_embedding", "PiecewiseDMD", "piece_boundaries", "piecewise_dmd",
     "Monomials", "RadialBasis", "monomials", "radial_basis", "pick_centers",
     "evaluate_dictionary", "EDMDResult", "edmd",
     "verified_eigs", "pseudospectrum", "SpectralMeasure", "spectral_measure",

@@ -61,3 +61,11 @@ def test_render_button_draws_a_finer_pseudospectrum(app):
     app.wait()
     assert np.asarray(app.figure.data[4].z).shape[0] > coarse[0]
     assert "pseudospectrum on" in app.status.value
+
+
+def test_piecewise_panel_improves_with_pieces_and_never_explodes(app):
+    for pieces in (1, 4, 12):
+        app.controls["pieces"].value = pieces
+        errors = np.asarray(app.figure.data[13].y, dtype=float)
+        assert np.all(errors < 1.0), errors  # a relative error above 1 means a blown-up fit
+    assert errors[-1] < errors[0]
