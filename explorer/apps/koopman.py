@@ -336,9 +336,11 @@ class _KoopmanView:
     def on_pieces(self, _change=None):
         field = self.field.states[0, :self.field.grid.size]
         pieces = self.value("pieces")
-        # a full-rank DMD per short piece overfits and its reconstruction explodes
+        # a DMD with as many modes as a short piece has transitions interpolates it, and
+        # its reconstruction explodes; keep the rank well below the piece length
         shortest = int(np.diff(piece_boundaries(field.shape[1], pieces)).min())
-        fit = piecewise_dmd(field, pieces, rank=min(PIECEWISE_RANK, shortest), dt=self.field.dt)
+        rank = max(1, min(PIECEWISE_RANK, shortest // 2))
+        fit = piecewise_dmd(field, pieces, rank=rank, dt=self.field.dt)
         figure = self.app.figure
         with figure.batch_update():
             figure.data[11].z = field
