@@ -95,6 +95,18 @@ def njit_parallel(func=None, **overrides):
     return _decorate(func, {**_COMMON, "parallel": True, **overrides})
 
 
+def blas_threads(count: int):
+    """Context manager limiting every loaded BLAS (numpy's, scipy's, so numba's ``np.dot``).
+
+    Kernels that call BLAS from a loop of small products (grokking's training step) run
+    3-10x slower when OpenBLAS threads compete with other work for the cores, and gain
+    little from them when they do not; their callers hold BLAS to ``count`` threads.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=count, user_api="blas")
+
+
 def set_num_threads(n: int | None) -> int:
     """Limit numba's worker threads (e.g. one per Dask task); ``None`` restores all cores.
 

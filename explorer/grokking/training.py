@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from explorer._jit import blas_threads
 from explorer._validation import check_choice, check_range, make_rng
 from explorer.grokking import _kernels
 from explorer.grokking.grokfast import GrokfastEMA, GrokfastMA, as_filter
@@ -25,6 +26,9 @@ from explorer.grokking.tasks import MAX_MODULUS, Task, canonical_operation, make
 #: training accuracy passes 99% at step ~300 and the test accuracy passes 95% at ~2600 and
 #: 99% at ~3000 (seed 0; seed 1: 2550 and 2950), so 4000 steps grok with room to spare.
 DEFAULT_STEPS = 4000
+# one BLAS thread: the step's products are small (2823 x 256 x 97), so threads gain little
+# and, when anything else wants the cores, make each step several times slower
+TRAINING_BLAS_THREADS = 1
 #: A small run that still groks (test accuracy 95% near step 600) in about a second: for
 #: quick mode (``EXPLORER_QUICK=1``), tests and previews.
 QUICK_SETTINGS = {"p": 41, "width": 128, "train_fraction": 0.4, "lr": 1e-2, "steps": 1000}
@@ -226,15 +230,10 @@ def _history(records: list, snapshot_steps: list, snapshots: list) -> History:
                    snapshots=tuple(snapshots))
 
 
-def train_from_config(config: TrainConfig, callback=None) -> Run:
-    """Run the training described by ``config`` (see :func:`train` for the callback)."""
-    start = time.perf_counter()
-    task = config.make_task()
-    trainer = _Trainer(config, task, init_params(config.p, config.width, config.seed,
-                                                 config.dtype, config.activation))
+def _training_loop(config, trainer, callback, every):
+    """Evaluate, snapshot, call back and advance until done; returns what was recorded."""
     records, snapshot_steps, snapshots = [], [], []
     step, diverged, stopped = 0, False, False
-    every = [config.eval_every] + ([config.snapshot_every] if config.snapshot_every else [])
     while True:
         finished = step >= config.steps or diverged
         recorded = finished or step % config.eval_every == 0
@@ -254,6 +253,19 @@ def train_from_config(config: TrainConfig, callback=None) -> Run:
         done = trainer.advance(target - step)
         diverged = done < target - step
         step += done
+    return records, snapshot_steps, snapshots, step, diverged, stopped
+
+
+def train_from_config(config: TrainConfig, callback=None) -> Run:
+    """Run the training described by ``config`` (see :func:`train` for the callback)."""
+    start = time.perf_counter()
+    task = config.make_task()
+    trainer = _Trainer(config, task, init_params(config.p, config.width, config.seed,
+                                                 config.dtype, config.activation))
+    every = [config.eval_every] + ([config.snapshot_every] if config.snapshot_every else [])
+    with blas_threads(TRAINING_BLAS_THREADS):
+        records, snapshot_steps, snapshots, step, diverged, stopped = _training_loop(
+            config, trainer, callback, every)
     if config.snapshot_every and snapshot_steps[-1] != step:
         snapshot_steps.append(step)
         snapshots.append(Params.from_stacked(trainer.theta, config.activation))
