@@ -174,3 +174,64 @@ def stop_flag() -> tuple[Callable[[], None], Callable[[], bool]]:
     """A (stop, should_stop) pair for :func:`scan`'s cancellation, usable from another thread."""
     event = threading.Event()
     return event.set, event.is_set
+
+
+def _run_grid_point(config, threshold, threads_per_task):
+    from explorer.grokking import run_grid_point
+
+    previous = set_num_threads(threads_per_task)
+    try:
+        return run_grid_point(config, threshold)
+    finally:
+        set_num_threads(previous)
+
+
+def sweep(param_grid: dict, threshold: float = 0.95, *, client=None, n_workers: int | None = None,
+          threads_per_task: int = 1, on_point: Callable | None = None,
+          should_stop: Callable[[], bool] | None = None, progress: bool = False, **fixed):
+    """:func:`explorer.grokking.sweep` with one Dask task per grid point.
+
+    Parameters
+    ----------
+    param_grid, threshold, **fixed
+        As in :func:`explorer.grokking.sweep`; the result is identical to it.
+    client, n_workers, threads_per_task, progress
+        As in :func:`scan`.
+    on_point : callable, optional
+        ``on_point(index, outcome)`` as each grid point arrives (``index`` into the flattened,
+        row-major grid; ``outcome`` a :class:`~explorer.grokking.GridPointResult`).
+    should_stop : callable, optional
+        Polled as points arrive; True cancels the rest and raises :class:`Cancelled` whose
+        ``measure`` holds steps-to-generalise (NaN where not finished) in the grid's shape.
+
+    Returns
+    -------
+    explorer.grokking.SweepResult
+    """
+    from explorer.grokking.sweep import grid_configs, sweep_result
+
+    threshold = check_range("threshold", threshold, lo=0, hi=1, lo_open=True)
+    configs = grid_configs(param_grid, **fixed)
+    threads_per_task = check_range("threads_per_task", threads_per_task, lo=1, hi=1024, integer=True)
+    outcomes = [None] * len(configs)
+    with _client_or_local(client, n_workers) as active:
+        from dask.distributed import as_completed
+
+        futures = {active.submit(_run_grid_point, config, threshold, threads_per_task,
+                                 retries=TASK_RETRIES, pure=False): index
+                   for index, config in enumerate(configs)}
+        if progress:
+            from dask.distributed import progress as dask_progress
+
+            dask_progress(list(futures), notebook=None)
+        for future in as_completed(futures):
+            index = futures[future]
+            outcomes[index] = future.result()
+            if on_point is not None:
+                on_point(index, outcomes[index])
+            if should_stop is not None and should_stop():
+                active.cancel(list(futures))
+                shape = tuple(len(values) for values in param_grid.values())
+                raise Cancelled(np.array([np.nan if o is None else o.steps_to_generalise
+                                          for o in outcomes]).reshape(shape))
+    return sweep_result(param_grid, outcomes, threshold, fixed)

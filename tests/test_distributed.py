@@ -73,3 +73,23 @@ def test_bad_tile_is_rejected_before_any_cluster_starts():
         distributed.scan(make_problem(width=2), resolution=8, steps=21, tile=2)
     with pytest.raises(ValueError, match="steps"):
         distributed.scan(make_problem(width=2), resolution=8, steps=3)
+
+
+def test_sweep_equals_sequential_runs(client):
+    from explorer.grokking import sweep
+
+    grid = {"weight_decay": [0.0, 1.0], "train_fraction": [0.4, 0.6]}
+    fixed = dict(p=23, width=48, lr=1e-2, steps=300, eval_every=10, seed=2)
+    arrived = []
+    parallel = distributed.sweep(grid, client=client, on_point=lambda i, o: arrived.append(i), **fixed)
+    sequential = sweep(grid, **fixed)
+    assert sorted(arrived) == [0, 1, 2, 3]
+    for name in ("steps_to_generalise", "steps_to_memorise", "final_test_acc", "diverged"):
+        np.testing.assert_array_equal(getattr(parallel, name), getattr(sequential, name))
+    assert parallel.names == sequential.names and parallel.fixed == sequential.fixed
+    assert np.isfinite(sequential.steps_to_memorise).all()  # the grid is not trivially empty
+
+
+def test_sweep_validates_the_whole_grid_first():
+    with pytest.raises(ValueError, match="weight_decay"):
+        distributed.sweep({"weight_decay": [0.0, -1.0]}, p=11, width=8, steps=10)

@@ -146,6 +146,14 @@ def sweep(param_grid: dict, threshold: float = 0.95, progress=None, **fixed) -> 
         outcomes.append(run_grid_point(config, threshold))
         if progress is not None:
             progress(len(outcomes), len(configs))
+    return sweep_result(param_grid, outcomes, threshold, fixed)
+
+
+def sweep_result(param_grid: dict, outcomes, threshold: float, fixed: dict) -> SweepResult:
+    """Arrange per-point outcomes (row-major, as :func:`grid_configs`) into a SweepResult.
+
+    Shared by this serial sweep and :func:`explorer.distributed.sweep`.
+    """
     shape = tuple(len(values) for values in param_grid.values())
 
     def grid(name, dtype=np.float64):
