@@ -107,12 +107,10 @@ def _unit_circle():
 
 def _build_figure():
     figure = go.FigureWidget(make_subplots(
-        rows=3, cols=3, vertical_spacing=0.09, horizontal_spacing=0.07,
-        subplot_titles=("trajectories", "EDMD eigenvalues (colour: residual)",
-                        "pseudospectrum log10 tau(z)", "residual of each eigenpair",
-                        "Hankel-DMD reconstruction of x1", "DMD mode amplitudes",
-                        "FitzHugh-Nagumo u(x, t)", "piecewise DMD reconstruction",
-                        "piecewise error vs pieces")))
+        rows=3, cols=3, vertical_spacing=0.09, horizontal_spacing=0.09,
+        subplot_titles=("trajectories", "EDMD eigenvalues", "pseudospectrum log10 tau",
+                        "residual per eigenpair", "Hankel-DMD of x1", "mode amplitudes",
+                        "FitzHugh-Nagumo u(x, t)", "piecewise DMD", "error vs pieces")))
     circle_x, circle_y = _unit_circle()
     add = figure.add_trace
     add(go.Scattergl(mode="lines", line=dict(width=1), name="trajectories"), 1, 1)
@@ -120,7 +118,7 @@ def _build_figure():
                    hoverinfo="skip", name="unit circle"), 1, 2)
     add(go.Scatter(mode="markers", name="verified", marker=dict(
         size=8, colorscale="Viridis", cmin=-12, cmax=0, showscale=True,
-        colorbar=dict(title="log10 res", len=0.3, y=0.86, x=0.64))), 1, 2)
+        colorbar=dict(title="log10<br>residual", len=0.3, y=0.86, x=1.02))), 1, 2)
     add(go.Scatter(mode="markers", name="spurious", marker=dict(
         symbol="x", size=8, color="#d62728")), 1, 2)
     add(go.Contour(contours=dict(start=-3, end=0, size=0.5, coloring="lines"),
@@ -141,7 +139,9 @@ def _build_figure():
     figure.update_yaxes(type="log", row=3, col=3)
     figure.update_xaxes(title_text="frequency (rad / time)", row=2, col=3)
     figure.update_xaxes(title_text="pieces", row=3, col=3)
-    figure.update_layout(height=1000, showlegend=False, margin=dict(l=40, r=20, t=40, b=30))
+    figure.update_layout(width=980, height=1000, showlegend=False,
+                         margin=dict(l=40, r=80, t=40, b=30))
+    figure.update_annotations(font_size=13)
     return figure
 
 
@@ -331,7 +331,7 @@ class _KoopmanView:
             figure.data[8].x, figure.data[8].y = time, hankel[0]
             figure.data[9].x, figure.data[9].y = time, reconstruction
             figure.data[10].x, figure.data[10].y = fit.continuous_eigs.imag, weight
-            figure.layout.annotations[4].text = f"Hankel-DMD reconstruction (error {error:.2e})"
+            figure.layout.annotations[4].text = f"Hankel-DMD of x1, error {error:.1e}"
 
     def on_pieces(self, _change=None):
         field = self.field.states[0, :self.field.grid.size]
@@ -347,8 +347,8 @@ class _KoopmanView:
             figure.data[12].z = fit.reconstruction
             figure.data[13].x = np.arange(1, fit.n_pieces + 1)
             figure.data[13].y = fit.errors_by_pieces
-            figure.layout.annotations[7].text = (f"piecewise DMD, {fit.n_pieces} pieces "
-                                                 f"(error {fit.error:.2e})")
+            figure.layout.annotations[7].text = (f"{fit.n_pieces}-piece DMD, error "
+                                                 f"{fit.error:.1e}")
 
     def render_pseudospectrum(self):
         self.app.show_message("rendering the pseudospectrum ...")
