@@ -5,7 +5,8 @@ summary with the settings, the key numbers and the wall time). ``python -m explo
 compiles every kernel into numba's on-disk cache (run by ``make lab`` and Binder's postBuild).
 
 A topic module ``explorer.cli.<topic>`` provides ``add_arguments(parser)``,
-``run(args) -> (matplotlib Figure, dict)`` and ``warm()``.
+``run(args) -> (matplotlib Figure, dict)``, ``warm()`` and ``QUICK_HELP`` (what ``--quick``,
+which every topic accepts, shrinks to).
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     for topic in _available_topics():
         sub = commands.add_parser(topic, help=TOPICS[topic], description=TOPICS[topic])
         sub.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out/)")
-        _topic_module(topic).add_arguments(sub)
+        module = _topic_module(topic)
+        sub.add_argument("--quick", action="store_true",
+                         help="small settings that finish in seconds: " + module.QUICK_HELP)
+        module.add_arguments(sub)
     commands.add_parser("warm", help="compile every kernel into numba's on-disk cache")
     return parser
 

@@ -18,6 +18,9 @@ COLOURS = LinearSegmentedColormap.from_list(
                          (0.625, "#fcae91"), (1.0, "#67000d")])
 
 
+QUICK_HELP = "width 8, 100 steps, 64x64 pixels"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=16, help="hidden units (default 16, the paper's)")
     parser.add_argument("--steps", type=int, default=500, help="training steps per pixel (default 500)")
@@ -29,7 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nonlinearity", choices=NONLINEARITIES, default="tanh")
     parser.add_argument("--phase-space", choices=PHASE_SPACES, default="lr_vs_lr")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="width 8, 100 steps, 64 pixels")
     scale = parser.add_argument_group("scale out on Dask (pip install -e '.[dask]')")
     scale.add_argument("--scheduler", metavar="ADDRESS", help="run tiles on this Dask scheduler")
     scale.add_argument("--local-workers", type=int, metavar="N", help="run tiles on a local cluster of N processes")

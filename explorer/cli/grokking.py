@@ -16,6 +16,9 @@ PHASE_COLOURS = {"memorisation": "orange", "circuit formation": "royalblue", "cl
 SNAPSHOTS = 60
 
 
+QUICK_HELP = ", ".join(f"{k}={v}" for k, v in QUICK_SETTINGS.items())
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--p", type=int, default=97, help="modulus (default 97)")
     parser.add_argument("--width", type=int, default=256, help="hidden neurons (default 256)")
@@ -30,9 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="gradient filter with the paper's defaults (default off)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true",
-                        help="small run that groks in about a second: "
-                             + ", ".join(f"{k}={v}" for k, v in QUICK_SETTINGS.items()))
 
 
 def plot_run(run, measures, phases):

@@ -21,6 +21,10 @@ from explorer.koopman import (duffing, edmd, linear_map, logistic_map, monomials
 SYSTEMS = {"pendulum": functools.partial(pendulum, cylinder=True, max_energy=3.0),
            "duffing": duffing}
 
+#: ``--quick``: fewer samples, a smaller dictionary and a coarser pseudospectrum grid.
+QUICK_SETTINGS = {"samples": 2000, "size": 60, "grid": 30}
+QUICK_HELP = ", ".join(f"{k}={v}" for k, v in QUICK_SETTINGS.items())
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--system", choices=sorted(SYSTEMS), default="pendulum",
@@ -43,6 +47,8 @@ def run(args):
     """Compute the headline example; returns (matplotlib Figure, JSON-ready summary)."""
     import matplotlib.pyplot as plt
 
+    if args.quick:
+        vars(args).update(QUICK_SETTINGS)
     data = SYSTEMS[args.system](steps=1, trajectories=args.samples, dt=args.dt, seed=args.seed)
     centers = pick_centers(data.X, args.size, seed=args.seed)
     result = edmd(data.X, data.Y, radial_basis(centers, width=args.width), dt=args.dt)
