@@ -22,7 +22,7 @@ SYSTEMS = {"pendulum": functools.partial(pendulum, cylinder=True, max_energy=3.0
            "duffing": duffing}
 
 #: ``--quick``: fewer samples, a smaller dictionary and a coarser pseudospectrum grid.
-QUICK_SETTINGS = {"samples": 2000, "size": 60, "grid": 30}
+QUICK_SETTINGS = {"samples": 8000, "size": 150, "grid": 30}
 QUICK_HELP = ", ".join(f"{k}={v}" for k, v in QUICK_SETTINGS.items())
 
 
