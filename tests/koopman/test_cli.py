@@ -1,19 +1,17 @@
 """``python -m explorer koopman``: the headline run, small."""
 
-import argparse
 import json
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+from explorer.__main__ import build_parser  # noqa: E402
 from explorer.cli import koopman  # noqa: E402
 
 
 def test_headline_run_returns_a_figure_and_a_json_summary():
-    parser = argparse.ArgumentParser()
-    koopman.add_arguments(parser)
-    args = parser.parse_args(["--samples", "1500", "--size", "30", "--grid", "12"])
+    args = build_parser().parse_args(["koopman", "--samples", "1500", "--size", "30", "--grid", "12"])
     figure, summary = koopman.run(args)
     assert len(figure.axes) >= 3
     json.dumps(summary)
