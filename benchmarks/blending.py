@@ -4,7 +4,9 @@ against a vectorised numpy version.
 - Training: the default deblender network (MLP 3 -> 64x4 -> 2, ReLU), batch 256, Adam lr 1e-3,
   float32 on both sides, random minibatches drawn every step on both sides. Ours trains on
   one thread (the whole step is one compiled kernel); torch gets 1 and then 2 intra-op
-  threads. Smaller networks show where PyTorch's per-operation overhead dominates.
+  threads. Smaller networks show where PyTorch's per-operation overhead dominates. Useful
+  GFLOP/s of both, beside a one-thread float32 matrix product, show how close each comes to
+  what one core can do.
 - Sampling: 10,000 points x 128 Euler steps with that network (ours: parallel over points).
 - Exact deblender: D(x, alpha) for 10,000 queries against 2,000 targets (ours: parallel over
   queries; numpy: broadcasting in chunks of 250 queries, which is its fastest setting here).
@@ -40,6 +42,21 @@ def ours_steps_per_second(width: int, depth: int, batch: int) -> float:
     seconds = best_time(lambda: train_deblender(points, steps=STEPS, batch=batch, width=width,
                                                 depth=depth, report_every=STEPS))
     return STEPS / seconds
+
+
+def training_flops(width: int, depth: int, batch: int) -> float:
+    """Multiply-adds x 2 of one step: the forward pass, then weight and input gradients."""
+    forward = 3 * width + (depth - 1) * width * width + 2 * width
+    return 2.0 * batch * (forward + forward + forward - 3 * width)
+
+
+def sgemm_one_thread_gflops() -> float:
+    """float32 matrix product on one thread: the attainable ceiling of one core."""
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    with threadpool_limits(1):
+        return 2 * 2048**3 / best_time(lambda: a @ a) / 1e9
 
 
 def torch_network(network):
@@ -167,10 +184,15 @@ def main() -> None:
             torch_training[width, depth, batch, threads] = STEPS / best_time(lambda: torch_steps(STEPS))
     torch_sampling = {threads: torch_sampling_seconds(threads) for threads in (1, 2)}
     report.notes["max |loss difference| vs torch over 5 steps (float32)"] = loss_agreement()
+    # the default network at 5x torch would need more than one core can do at all
+    report.notes["float32 sgemm GFLOP/s, 1 thread (numpy BLAS)"] = round(sgemm_one_thread_gflops(), 1)
 
     for width, depth, batch in NETWORKS:
         set_num_threads(1)
         ours = ours_steps_per_second(width, depth, batch)
+        report.notes[f"train 3->{width}x{depth}->2: ours / torch 1 thr useful GFLOP/s"] = (
+            round(ours * training_flops(width, depth, batch) / 1e9, 1),
+            round(torch_training[width, depth, batch, 1] * training_flops(width, depth, batch) / 1e9, 1))
         for threads in (1, 2):
             report.add(f"train steps/s, 3->{width}x{depth}->2, batch {batch}, torch {threads} thr",
                        ours, "torch 2.13 CPU", torch_training[width, depth, batch, threads],
