@@ -20,6 +20,9 @@ ACTIVATIONS = {"quadratic": _kernels.QUADRATIC, "relu": _kernels.RELU}
 LOSSES = {"cross_entropy": _kernels.CROSS_ENTROPY, "mse": _kernels.MEAN_SQUARED_ERROR}
 DTYPES = ("float32", "float64")
 MAX_WIDTH = 4096
+#: Neurons of the analytic solution that share a frequency and cancel each other's
+#: phase-dependent terms exactly (see :func:`analytic_solution`).
+PHASE_GROUP = 6
 
 
 def check_dtype(dtype) -> np.dtype:
@@ -143,13 +146,18 @@ def analytic_solution(p: int = 97, width: int = 256, seed=0, dtype="float64") ->
     """Gromov's hand-built solution of modular addition (quadratic activation).
 
     ``U[a, n] = cos(2 pi s_n a / p + phi_n)``, ``V[b, n] = cos(2 pi s_n b / p + psi_n)``,
-    ``W[q, n] = cos(2 pi s_n q / p + phi_n + psi_n)``, where neuron n uses frequency
-    ``s_n = 1 + (n mod (p - 1) // 2)`` (cycling over 1..(p-1)/2) and uniform random phases.
-    The cross term of ``(U[a] + V[b])^2`` holds ``cos(2 pi s (a + b) / p + phi + psi)``;
-    summed against W over neurons it peaks at ``q = (a + b) mod p``, while the other terms
-    carry random phases and average out over neurons: the margin grows like N and the
-    noise like sqrt(N), so a modest width is exact (measured: 100% at p = 97, N = 256 and at
-    p = 31, N = 128; 99.3% at p = 97, N = 96).
+    ``W[q, n] = cos(2 pi s_n q / p + phi_n + psi_n)``. The cross term of ``(U[a] + V[b])^2``
+    holds ``cos(2 pi s (a + b) / p + phi + psi)``; summed against W over neurons it peaks at
+    ``q = (a + b) mod p``. Every other term carries a phase factor ``exp(i (m phi + l psi))``
+    with (m, l) among (1, 1), (2, 2), (2, 0), (0, 2), (1, -1), (3, 1), (1, 3). Gromov draws the
+    phases at random so that these terms average out over many neurons. Here neurons come in
+    groups of six sharing one frequency, with random phases ``(phi, psi)`` for the group and
+    ``(phi + 2 pi k / 6, psi + 2 pi 4 k / 6)`` for member k = 0..5: ``m + 4 l`` is never a
+    multiple of 6 for those (m, l), so the six phase factors sum to exactly zero and every
+    complete group contributes only the peak. Groups cycle over the frequencies
+    ``1..(p - 1) / 2``. Any width of at least six is then exact (one frequency already peaks
+    only at the answer because p is prime); the last ``width mod 6`` neurons keep random,
+    uncancelled phases.
 
     Parameters
     ----------
@@ -177,7 +185,12 @@ def analytic_solution(p: int = 97, width: int = 256, seed=0, dtype="float64") ->
     dtype = check_dtype(dtype)
     rng = make_rng(seed)
     phi, psi = rng.uniform(0.0, 2.0 * math.pi, size=(2, width))
-    frequency = 1 + np.arange(width) % ((p - 1) // 2)
+    group, member = np.divmod(np.arange(width), PHASE_GROUP)
+    complete = group < width // PHASE_GROUP
+    first = group * PHASE_GROUP  # a complete group turns its first member's phases
+    phi = np.where(complete, phi[first] + 2.0 * math.pi * member / PHASE_GROUP, phi)
+    psi = np.where(complete, psi[first] + 2.0 * math.pi * 4 * member / PHASE_GROUP, psi)
+    frequency = 1 + group % ((p - 1) // 2)
     angle = 2.0 * math.pi * np.outer(np.arange(p), frequency) / p
     return Params(np.cos(angle + phi).astype(dtype), np.cos(angle + psi).astype(dtype),
                   np.cos(angle + phi + psi).astype(dtype), "quadratic")

@@ -70,10 +70,23 @@ def test_hand_built_weights_can_be_plain_arrays():
         as_params(U)
 
 
+@pytest.mark.parametrize("p, width", [(97, 6), (31, 12), (23, 48), (97, 96)])
+def test_complete_phase_groups_leave_exactly_the_peak(p, width):
+    # six neurons per frequency with turned phases cancel every phase-dependent term, so the
+    # logits are 3 sum_groups cos(2 pi s_g (a + b - q) / p) exactly: perfect at any such width
+    params = analytic_solution(p, width, seed=3)
+    a, b = np.divmod(np.arange(p * p), p)
+    frequencies = 1 + np.arange(width // 6) % ((p - 1) // 2)
+    offset = (a + b)[:, None] - np.arange(p)[None, :]
+    expected = 3 * np.cos(2 * np.pi * offset[..., None] * frequencies / p).sum(axis=-1)
+    np.testing.assert_allclose(logits(params, a, b), expected, atol=1e-9 * width)
+    assert accuracy(params, make_task(p=p)) == 1.0
+
+
 def test_analytic_solution_weights_are_pure_waves():
     params = analytic_solution(p=11, width=10, seed=4)
     spectrum = np.abs(np.fft.rfft(params.U, axis=0))
-    frequency = 1 + np.arange(10) % 5
+    frequency = 1 + (np.arange(10) // 6) % 5  # groups of six neurons share a frequency
     assert np.array_equal(np.argmax(spectrum, axis=0), frequency)
     assert np.allclose(spectrum.sum(axis=0), spectrum.max(axis=0))  # one frequency each
 
