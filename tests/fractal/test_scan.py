@@ -84,12 +84,14 @@ def test_analytic_gradient_reference_against_finite_differences():
 def test_fast_tanh_is_accurate_to_a_few_ulp_and_propagates_nan():
     z = np.concatenate([np.linspace(-30, 30, 20001), np.logspace(-300, 1.5, 500),
                         -np.logspace(-300, 1.5, 500), [0.0, np.inf, -np.inf, np.nan]])
-    out = np.empty_like(z)
-    _tanh_sqrt2(z, out, np.empty(z.size, np.int64))
+    out, slope = np.empty_like(z), np.empty_like(z)
+    _tanh_sqrt2(z, out, slope, np.empty(z.size, np.int64))
     reference = np.tanh(np.sqrt(2.0) * z)
     finite = np.isfinite(z)
     np.testing.assert_allclose(out[finite], reference[finite], rtol=4e-16 * 4, atol=0)
-    assert out[-3] == 1.0 and out[-2] == -1.0 and np.isnan(out[-1])
+    np.testing.assert_allclose(slope[finite], np.sqrt(2.0) * (1.0 - reference[finite] ** 2),
+                               rtol=1e-12, atol=1e-15)
+    assert out[-3] == 1.0 and out[-2] == -1.0 and np.isnan(out[-1]) and np.isnan(slope[-1])
 
 
 def test_same_seed_same_problem_and_scan():
