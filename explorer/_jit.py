@@ -11,6 +11,11 @@ Why these options
 - No blanket ``fastmath=True``: it implies ``nnan``/``ninf``, which lets LLVM assume no NaN or
   inf exists, and several kernels here *detect* divergence by looking for them. We use
   :data:`SAFE_FASTMATH`, the flags that keep NaN/inf semantics.
+- No ``reassoc`` either: it lets LLVM reorder a floating-point sum, and the vectoriser then
+  emits two versions of a reduction loop (a vector one and a scalar one) chosen at run time by
+  a pointer-overlap check. Which one runs depends on where the buffers happen to lie, so the
+  same seed gave different bits in different processes (up to 1e-15 per pixel of a fractal
+  scan). Kernels that need a vectorised sum write it with explicit, fixed-order lanes.
 - ``error_model="numpy"``: a division by zero gives inf/NaN (a result we can flag) instead of
   raising inside a compiled loop.
 - Cache directory: numba writes beside the sources; when the install directory is read-only
@@ -27,8 +32,9 @@ import stat
 import tempfile
 from pathlib import Path
 
-#: LLVM fast-math flags that keep IEEE NaN/inf semantics (no ``nnan``, no ``ninf``).
-SAFE_FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+#: LLVM fast-math flags that keep IEEE NaN/inf semantics (no ``nnan``, no ``ninf``) and the
+#: written order of every sum (no ``reassoc``), so results are the same bits everywhere.
+SAFE_FASTMATH = frozenset({"nsz", "arcp", "contract", "afn"})
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
