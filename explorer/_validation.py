@@ -157,7 +157,7 @@ def check_array(name: str, array, *, ndim: int | None = None, shape: tuple | Non
     if target.kind in "fc" and result.size:
         if finite and not np.all(np.isfinite(result)):
             raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
-        if max_abs is not None and np.nanmax(np.abs(result)) > max_abs:
+        if max_abs is not None and float(np.nanmax(np.abs(result))) > max_abs:
             raise ValueError(f"{name} must have entries of magnitude at most {max_abs:g}, got "
                              f"{np.nanmax(np.abs(result)):g}")
     return result
