@@ -56,7 +56,11 @@ def check_range(name: str, value, lo=None, hi=None, *, lo_open: bool = False,
 def check_choice(name: str, value, choices: Iterable):
     """Return ``value`` if it is one of ``choices``; otherwise say which ones are allowed."""
     choices = tuple(choices)
-    if value not in choices:
+    try:
+        known = value in choices
+    except (TypeError, ValueError):  # an array (no truth value) or an object without ==
+        known = False
+    if not known:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
 
@@ -64,6 +68,8 @@ def check_choice(name: str, value, choices: Iterable):
 def check_interval(name: str, bounds) -> tuple[float, float]:
     """Return ``(lo, hi)`` as floats if both are finite and ``lo < hi``."""
     try:
+        if any(np.iscomplexobj(b) for b in bounds):  # float() would drop the imaginary part
+            raise TypeError(f"{name} must be a pair of real numbers, got {bounds!r}")
         lo, hi = (float(b) for b in bounds)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a pair (lo, hi) of finite numbers, got {bounds!r}") from None

@@ -1,358 +1,364 @@
-"""Koopman explorer view: a system's data, its EDMD spectrum checked by residuals, DMD, and
-piecewise DMD on a reaction-diffusion field.
+"""Koopman explorer view: a system's data, its EDMD spectrum checked by residuals, the
+pseudospectrum with verified eigenvalues, Hankel DMD, and piecewise DMD on a field.
 
-``build_koopman_app(**defaults)`` returns an :class:`App` whose one ``FigureWidget`` (3 x 3
-subplots) is built once; every control recomputes a small preview and writes the new arrays
-into the existing traces inside ``batch_update()``. The "render" button computes the
-pseudospectrum on a fine grid in the background.
+``build_koopman_app(**defaults)`` returns a :class:`KoopmanApp`. Every control redraws a
+preview that a cost model keeps near 200 ms (it subsamples the snapshots, shrinks the
+pseudospectrum grid or caps the dictionary, and says so in the status line); Render computes
+the pseudospectrum and the verified spectrum on a fine grid in the background, with progress
+and Stop. Residuals are measured on snapshots held out from the fit whenever the data allow.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Callable
+import time
+from typing import ClassVar
 
-import ipywidgets as widgets
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from explorer.apps._base import App
-from explorer.koopman import (delay_embedding, dmd, duffing, edmd, fitzhugh_nagumo,
-                              logistic_map, lorenz63, monomials, pendulum, pick_centers,
-                              piece_boundaries, piecewise_dmd, pseudospectrum, radial_basis,
-                              slow_manifold, van_der_pol)
+from explorer._jit import blas_threads, set_num_threads
+from explorer._validation import check_range
+from explorer.apps import _koopman_figure as panels
+from explorer.apps._base import App, Choice, Control, Float, Int, Log
+from explorer.koopman import (DICTIONARIES, SYSTEMS, build_dictionary, complex_grid,
+                              delay_embedding, dmd, edmd, fitzhugh_nagumo, heldout_residuals,
+                              phase_portrait, piecewise_dmd, simulate, split_snapshots,
+                              verified_spectrum)
+from explorer.koopman.dictionaries import monomial_count
+from explorer.koopman.edmd import MIN_SNAPSHOTS_PER_FUNCTION
 
-__all__ = ["build_koopman_app", "SYSTEMS"]
+__all__ = ["KoopmanApp", "build_koopman_app"]
 
-
-@dataclass(frozen=True)
-class SystemChoice:
-    """How the view drives one system: its function, the parameter on the slider, sampling."""
-
-    simulate: Callable
-    parameter: str
-    low: float
-    high: float
-    step: float
-    value: float
-    dt: float
-    transient: float = 0.0
-    options: dict = field(default_factory=dict)
-
-
-SYSTEMS = {
-    "van der pol": SystemChoice(van_der_pol, "mu", 0.0, 4.0, 0.1, 1.0, 0.1),
-    "duffing": SystemChoice(duffing, "delta", 0.0, 1.0, 0.05, 0.5, 0.25),
-    # librations only (energy below the separatrix at 2), sampled uniformly: an invariant set
-    "pendulum": SystemChoice(pendulum, "damping", 0.0, 0.5, 0.02, 0.0, 0.1,
-                             options={"max_energy": 1.8}),
-    "slow manifold": SystemChoice(slow_manifold, "mu", -0.5, -0.01, 0.01, -0.05, 0.1),
-    "lorenz63": SystemChoice(lorenz63, "rho", 0.5, 40.0, 0.5, 28.0, 0.02, 5.0),
-    "logistic map": SystemChoice(logistic_map, "growth_rate", 2.5, 4.0, 0.05, 4.0, 1.0),
-}
-#: dictionary kinds, with the range and default of the size slider (degree or centers)
-DICTIONARIES = {"monomials": (1, 8, 4), "gaussian rbf": (5, 150, 40),
-                "thin-plate rbf": (5, 150, 40)}
-_PREVIEW_GRID = 41
-_PREVIEW_WORK = 1500  # preview grid side times dictionary size
-_RENDER_GRID = 121
+PREVIEW_SECONDS = 0.2
+#: refinement steps of the verified points in a preview (Render refines fully)
+PREVIEW_REFINE_STEPS = 4
+RENDER_RESOLUTIONS = (61, 101, 151, 201)
+#: largest dictionary the view offers (monomial degrees beyond it are taken off the slider)
+MAX_VIEW_FUNCTIONS = 300
 _DELAYS = 40
-PIECEWISE_RANK = 8  # modes per piece of the reaction-diffusion field
+# cost model, seconds per unit of work on this machine (2 threads), refined by measurement
+_RATES = {"simulate": 2e-7, "lift": 4e-8, "factor": 3e-9, "cubic": 3e-8, "point": 4e-10}
 
 
-def _simulate(name, parameter, steps, trajectories, noise, seed=0):
-    choice = SYSTEMS[name]
-    options = dict(steps=steps, trajectories=trajectories, noise=noise, seed=seed,
-                   **choice.options)
-    if choice.simulate is not logistic_map:
-        options.update(dt=choice.dt, transient=choice.transient)
-    return choice.simulate(**{choice.parameter: parameter}, **options)
+def _dictionary_size(kind: str, size: int, n_state: int) -> int:
+    return monomial_count(n_state, size) if kind == "monomials" else (
+        2 * size + 1 if kind == "fourier" else size)
 
 
-def _dictionary(kind, size, X, seed=0):
-    if kind == "monomials":
-        return monomials(size)
-    centers = pick_centers(X, min(size, X.shape[1]), seed=seed)
-    width = float(np.mean(np.std(X, axis=1))) or 1.0
-    return radial_basis(centers, width=width, kind="gaussian" if kind == "gaussian rbf" else "thin_plate")
+class KoopmanApp(App):
+    """See :func:`build_koopman_app`."""
+
+    CONTROLS: ClassVar[dict[str, Control]] = {
+        "system": Choice(tuple(SYSTEMS), applies="manual"),
+        "parameter": Float(-0.5, 40.0, 1.0, step=0.01),
+        "steps": Int(20, 1000, 200, step=10),
+        "trajectories": Int(1, 50, 10),
+        "noise": Float(0.0, 0.2, 0.0, step=0.005, readout=".3f"),
+        "dictionary": Choice(tuple(DICTIONARIES), applies="manual"),
+        "size": Int(1, 200, 3, label="dictionary size"),
+        "tolerance": Log(1e-10, 1.0, 1e-3, step=0.5, label="residual tol"),
+        "epsilon": Log(1e-3, 1.0, 0.3, label="tau bound"),
+        "rank": Int(1, _DELAYS, 10, label="Hankel-DMD rank"),
+        "pieces": Int(1, 20, 4),
+        "resolution": Choice(RENDER_RESOLUTIONS, 101, label="render grid", applies="run"),
+    }
+    PRIMARY = "system"
+    RUN_LABEL = "Render"
+
+    def __init__(self, *, field_grid: int = 64, field_steps: int = 200, **defaults):
+        field_grid = check_range("field_grid", field_grid, lo=8, hi=512, integer=True)
+        field_steps = check_range("field_steps", field_steps, lo=20, hi=2000, integer=True)
+        system = self.CONTROLS["system"].check("system", defaults.get("system", "van der pol"))
+        spec = SYSTEMS[system]
+        defaults.setdefault("parameter", spec.value)
+        check_range("parameter", defaults["parameter"], lo=spec.low, hi=spec.high)
+        kind = defaults.setdefault("dictionary", spec.dictionaries[0])
+        if kind not in spec.dictionaries:
+            raise ValueError(f"dictionary must be one of {', '.join(map(repr, spec.dictionaries))} "
+                             f"for {system}; got {kind!r}")
+        low, high = self._size_range(kind, system)
+        defaults.setdefault("size", min(max(DICTIONARIES[kind].value, low), high))
+        check_range("size", defaults["size"], lo=low, hi=high, integer=True)
+        self._cache: dict[str, tuple] = {}
+        self._rates = dict(_RATES)
+        self._field = fitzhugh_nagumo(n_grid=field_grid, steps=field_steps, seed=0)
+        super().__init__(**defaults)
+        self._colorbar = panels.colorbar_beside(self.figure, 2, "log10 residual")
+        self._follow_system(system, reset=False)
+        self.controls["system"].observe(self.guarded(self._system_changed), names="value")
+        self.controls["dictionary"].observe(self.guarded(self._dictionary_changed), names="value")
+        self.preview()
+
+    # -- controls that reshape other controls ---------------------------------------------
+    def _size_range(self, kind: str, system: str) -> tuple[int, int]:
+        spec = DICTIONARIES[kind]
+        high = spec.high
+        if kind == "monomials":  # the slider ends where the dictionary stops being viewable
+            n_state = simulate(system, steps=1, trajectories=1).X.shape[0]
+            high = max(d for d in range(spec.low, spec.high + 1)
+                       if d == spec.low or monomial_count(n_state, d) <= MAX_VIEW_FUNCTIONS)
+        return spec.low, high
+
+    def _set_range(self, name: str, low, high, value, **extra) -> None:
+        widget = self.controls[name]
+        with self.quiet():
+            widget.min, widget.max = min(widget.min, low), max(widget.max, high)
+            widget.value = value
+            widget.min, widget.max = low, high
+            for key, item in extra.items():
+                setattr(widget, key, item)
+
+    def _follow_system(self, system: str, reset: bool = True) -> None:
+        spec = SYSTEMS[system]
+        value = spec.value if reset else self.controls["parameter"].value
+        self._set_range("parameter", spec.low, spec.high, value, step=spec.step,
+                        description=spec.parameter.replace("_", " "))
+        kind = spec.dictionaries[0] if reset else self.controls["dictionary"].value
+        with self.quiet():  # new options reset a Dropdown's value: read it first
+            self.controls["dictionary"].options = list(spec.dictionaries)
+            self.controls["dictionary"].value = kind
+        self._follow_dictionary(kind, system, reset)
+
+    def _follow_dictionary(self, kind: str, system: str, reset: bool = True) -> None:
+        low, high = self._size_range(kind, system)
+        value = DICTIONARIES[kind].value if reset else self.controls["size"].value
+        self._set_range("size", low, high, min(max(value, low), high),
+                        description=f"dictionary {DICTIONARIES[kind].size_meaning}")
+
+    def _system_changed(self, _change) -> None:
+        if self._quiet:
+            return
+        self.clear_message()
+        self._follow_system(self.controls["system"].value)
+        self.preview()
+
+    def _dictionary_changed(self, _change) -> None:
+        if self._quiet:
+            return
+        self.clear_message()
+        self._follow_dictionary(self.controls["dictionary"].value, self.controls["system"].value)
+        self.preview()
+
+    # -- figure -----------------------------------------------------------------------------
+    def build_figure(self):
+        return panels.build_figure()
+
+    def _cached(self, part: str, key, compute):
+        """``compute()`` unless the inputs ``key`` of ``part`` are those of the last call."""
+        if part not in self._cache or self._cache[part][0] != key:
+            self._cache[part] = (key, compute())
+        return self._cache[part][1]
+
+    # -- preview ----------------------------------------------------------------------------
+    def preview(self) -> None:
+        # a preview is many small solves: one thread each for BLAS and numba runs them faster
+        # than two (whose start-up and, on a busy machine, spinning cost more than they share)
+        previous = set_num_threads(1)
+        try:
+            with blas_threads(1):
+                self._preview()
+        finally:
+            set_num_threads(previous)
+
+    def _preview(self) -> None:
+        values = self.values()
+        started = time.perf_counter()
+        data_key = tuple(values[k] for k in ("system", "parameter", "steps", "trajectories", "noise"))
+        data = self._cached("data", data_key, lambda: simulate(
+            values["system"], values["parameter"], steps=values["steps"],
+            trajectories=values["trajectories"], noise=values["noise"]))
+        self._draw_data(data)
+        fit_key = data_key + (values["dictionary"], values["size"])
+        fit = self._cached("fit", fit_key, lambda: self._fit(data, values))
+        self._draw_eigenvalues(fit, values["tolerance"])
+        spectrum_key = fit_key + (values["epsilon"],)
+        spectrum = self._cached("spectrum", spectrum_key,
+                                lambda: self._preview_spectrum(fit, values["epsilon"]))
+        self._draw_spectrum(spectrum, fit, values["tolerance"])
+        self._cached("hankel", data_key + (values["rank"],), lambda: self._draw_hankel(data))
+        self._cached("pieces", values["pieces"], self._draw_pieces)
+        self._report(fit, spectrum, values, time.perf_counter() - started)
+
+    def _fit(self, data, values) -> dict:
+        """EDMD of the (finite) snapshots within the preview budget, and honest residuals."""
+        X, Y = data.X, data.Y
+        keep = np.all(np.isfinite(X), axis=0) & np.all(np.isfinite(Y), axis=0)
+        X, Y = X[:, keep], Y[:, keep]
+        weights = data.weights[keep] if data.weights is not None else None
+        n_functions = _dictionary_size(values["dictionary"], values["size"], X.shape[0])
+        notes = []
+        per_snapshot = (self._rates["lift"] * n_functions + self._rates["factor"] * n_functions**2)
+        affordable = int((0.4 * PREVIEW_SECONDS - self._rates["cubic"] * n_functions**3)
+                         / max(per_snapshot, 1e-12))
+        if X.shape[1] > max(affordable, 8 * n_functions, 50):
+            chosen = np.linspace(0, X.shape[1] - 1, max(affordable, 8 * n_functions, 50)).astype(int)
+            notes.append(f"preview fits {chosen.size} of {X.shape[1]} snapshots")
+            X, Y = X[:, chosen], Y[:, chosen]
+            weights = None if weights is None else weights[chosen] / weights[chosen].sum()
+        dictionary = build_dictionary(values["dictionary"], values["size"], X)
+        heldout = None
+        if X.shape[1] >= 2 * MIN_SNAPSHOTS_PER_FUNCTION * n_functions and weights is None:
+            fit_x, fit_y, test_x, test_y = split_snapshots(X, Y, 0.5, seed=0)
+            result = edmd(fit_x, fit_y, dictionary, dt=data.dt)
+            heldout = heldout_residuals(result, test_x, test_y)
+        else:
+            result = edmd(X, Y, dictionary, weights, dt=data.dt)
+            if result.snapshots_per_function < MIN_SNAPSHOTS_PER_FUNCTION:
+                notes.append(f"warning: {result.K.shape[0]} functions for {X.shape[1]} snapshots:"
+                             f" residuals are overfitted (add steps or trajectories)")
+        return {"result": result, "residuals": result.residuals if heldout is None else heldout,
+                "heldout": heldout is not None, "notes": notes, "snapshots": X.shape[1]}
+
+    def _preview_spectrum(self, fit, epsilon: float):
+        n = fit["result"].rank
+        per_point = self._rates["point"] * max(n, 4) ** 3 + 2e-6
+        side = int(np.clip(np.sqrt(0.4 * PREVIEW_SECONDS / per_point / 1.5), 11, 61))
+        return verified_spectrum(fit["result"], complex_grid(side), epsilon,
+                                 refine_steps=PREVIEW_REFINE_STEPS)
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _draw_data(self, data) -> None:
+        x, y, x_label, y_label = phase_portrait(data)
+        gap = np.full((x.shape[0], 1), np.nan)  # one line per trajectory, NaN between them
+        with self.figure.batch_update():
+            trace = self.trace("trajectories")
+            trace.x = np.concatenate([x, gap], axis=1).ravel()
+            trace.y = np.concatenate([y, gap], axis=1).ravel()
+            trace.mode = "lines" if data.states.shape[2] > 2 and data.states.shape[1] > 1 else "markers"
+            trace.marker = dict(size=3, color="#1f77b4")
+            self.figure.update_xaxes(title_text=x_label, row=1, col=1)
+            self.figure.update_yaxes(title_text=y_label, row=1, col=1)
+
+    def _draw_eigenvalues(self, fit, tolerance: float) -> None:
+        result, residuals = fit["result"], fit["residuals"]
+        good = residuals <= tolerance
+        order = np.argsort(residuals)
+        with self.figure.batch_update():
+            self.trace("verified").update(
+                x=result.eigs.real[good], y=result.eigs.imag[good],
+                marker=panels.verified_marker(np.log10(np.maximum(residuals[good], 1e-16)),
+                                              self._colorbar))
+            self.trace("spurious").update(x=result.eigs.real[~good], y=result.eigs.imag[~good],
+                                          marker=panels.spurious_marker())
+            self.trace("residual").update(x=np.arange(residuals.size),
+                                          y=np.maximum(residuals[order], 1e-16),
+                                          marker=dict(color=np.where(good[order], "#1f77b4",
+                                                                     panels.RED)))
+            self.trace("tolerance").update(x=[0, residuals.size], y=[tolerance, tolerance],
+                                           line=dict(color=panels.RED, dash="dash"))
+            self.trace("crossed out").update(x=result.eigs.real[~good], y=result.eigs.imag[~good],
+                                             marker=panels.spurious_marker())
+            kind = "held-out residual" if fit["heldout"] else "residual"
+            self.annotation("title residuals").text = f"{kind} per eigenpair (red: > tol)"
+
+    def _draw_spectrum(self, spectrum, fit=None, tolerance=None) -> None:
+        grid, tau = spectrum.grid, np.ma.filled(np.ma.asarray(spectrum.tau, dtype=float), np.nan)
+        ring_x, ring_y = panels.error_discs(spectrum.eigs, spectrum.errors)
+        with self.figure.batch_update():
+            self.trace("log10 tau").update(x=grid[0].real, y=grid[:, 0].imag,
+                                           z=np.log10(np.maximum(tau, 1e-16)))
+            self.trace("error discs").update(x=ring_x, y=ring_y)
+            self.trace("verified spectrum").update(
+                x=spectrum.eigs.real, y=spectrum.eigs.imag,
+                marker=dict(symbol="circle", size=6, color="#f2b01e",
+                            line=dict(color="#333", width=0.5)))
+            self.annotation("title pseudospectrum").text = (
+                f"log10 tau, {grid.shape[1]}x{grid.shape[0]}: {len(spectrum)} verified (discs: error)")
+
+    def _draw_hankel(self, data) -> bool:
+        series = data.states[0, :1]
+        series = series[:, np.all(np.isfinite(series), axis=0)]
+        with self.figure.batch_update():
+            if series.shape[1] < 8:  # one step per point (quadrature data): no time series
+                for name in ("data", "DMD", "amplitudes"):
+                    self.trace(name).update(x=[], y=[])
+                self.annotation("title hankel").text = "Hankel-DMD: no trajectory in these data"
+                return True
+            hankel = delay_embedding(series, min(_DELAYS, max(series.shape[1] // 2, 1)))
+            rank = min(self.controls["rank"].value, *hankel[:, :-1].shape)
+            fit = dmd(hankel[:, :-1], hankel[:, 1:], rank, dt=data.dt)
+            reconstruction = fit.reconstruct(hankel.shape[1])[0].real
+            error = np.linalg.norm(reconstruction - hankel[0]) / max(np.linalg.norm(hankel[0]), 1e-300)
+            times = data.times[:hankel.shape[1]]
+            self.trace("data").update(x=times, y=hankel[0])
+            self.trace("DMD").update(x=times, y=reconstruction)
+            self.trace("amplitudes").update(x=fit.continuous_eigs.imag,
+                                            y=np.abs(fit.amplitudes) * np.linalg.norm(fit.modes, axis=0))
+            self.annotation("title hankel").text = f"Hankel-DMD of x1, rank {rank}, error {error:.1e}"
+        return True
+
+    def _draw_pieces(self) -> bool:
+        u = self._field.states[0, :self._field.grid.size]
+        pieces = min(self.controls["pieces"].value, u.shape[1] // 2)
+        fit = piecewise_dmd(u, pieces, dt=self._field.dt)
+        with self.figure.batch_update():
+            self.trace("field").update(z=u, x=self._field.times, y=self._field.grid)
+            self.trace("reconstruction").update(z=fit.reconstruction, x=self._field.times,
+                                                y=self._field.grid)
+            self.trace("error vs pieces").update(x=fit.pieces_counts, y=fit.errors_by_pieces)
+            self.annotation("title piecewise").text = f"{fit.n_pieces}-piece DMD, error {fit.error:.1e}"
+        return True
+
+    def _report(self, fit, spectrum, values, seconds: float) -> None:
+        result, residuals = fit["result"], fit["residuals"]
+        verified = int(np.count_nonzero(residuals <= values["tolerance"]))
+        kind = "held-out residual" if fit["heldout"] else "residual"
+        parts = [f"{result.eigs.size} EDMD eigenvalues, {verified} verified ({kind} <= "
+                 f"{values['tolerance']:.1e})",
+                 f"tau on a {spectrum.grid.shape[0]}x{spectrum.grid.shape[0]} preview grid "
+                 f"(Render: {values['resolution']}x{values['resolution']})", *fit["notes"]]
+        data = self._cache["data"][1]
+        if data.diverged:
+            parts.append("a trajectory diverged: its finite part is used")
+        self.show_message("; ".join(parts) + f" [{seconds * 1e3:.0f} ms]")
+
+    # -- render -----------------------------------------------------------------------------
+    def run(self):
+        resolution = self.controls["resolution"].value
+        fit = self._cache["fit"][1]
+        key = self._cache["fit"][0]
+        epsilon = self.controls["epsilon"].value
+        grid = complex_grid(resolution)
+
+        def work(run) -> None:
+            def draw(progress):
+                if self._cache["fit"][0] == key:
+                    with self.figure.batch_update():
+                        self.trace("log10 tau").update(
+                            x=grid[0].real, y=grid[:, 0].imag,
+                            z=np.log10(np.maximum(np.ma.filled(progress.tau, np.nan), 1e-16)))
+
+            callback = run.callback(draw, total=grid.size, position=lambda p: p.done)
+            spectrum = verified_spectrum(fit["result"], grid, epsilon, callback=callback)
+            if self._cache["fit"][0] != key:
+                self.show_message("the settings changed during the render; press Render again")
+                return
+            self._draw_spectrum(spectrum)
+            self.mark_applied(["resolution"])
+            state = "stopped early" if spectrum.stopped_early else "done"
+            self.show_message(f"pseudospectrum on {resolution}x{resolution} points ({state}): "
+                              f"{len(spectrum)} verified spectral points, largest error "
+                              f"{spectrum.errors.max(initial=0):.1e}")
+
+        return work
 
 
-def _phase_portrait(states):
-    """Coordinates to draw from (n_traj, n_state, T) states, trajectories separated by NaN.
-
-    ``(x1, x_last)`` for flows (``(x, x')``, or ``(x, z)`` for Lorenz); ``(x_k, x_{k+1})`` for
-    a one-dimensional map.
-    """
-    if states.shape[1] > 1:
-        horizontal, vertical = states[:, 0, :], states[:, -1, :]
-    else:
-        horizontal, vertical = states[:, 0, :-1], states[:, 0, 1:]
-    gap = np.full((states.shape[0], 1), np.nan)
-    return (np.concatenate([horizontal, gap], axis=1).ravel(),
-            np.concatenate([vertical, gap], axis=1).ravel())
-
-
-def _grid(points):
-    """A square grid of the complex plane around the unit disc: (axis (p,), z (p, p))."""
-    axis = np.linspace(-1.5, 1.5, points)
-    return axis, axis[None, :] + 1j * axis[:, None]
-
-
-def _unit_circle():
-    angle = np.linspace(0, 2 * np.pi, 200)
-    return np.cos(angle), np.sin(angle)
-
-
-def _build_figure():
-    figure = go.FigureWidget(make_subplots(
-        rows=3, cols=3, vertical_spacing=0.09, horizontal_spacing=0.09,
-        subplot_titles=("trajectories", "EDMD eigenvalues", "pseudospectrum log10 tau",
-                        "residual per eigenpair", "Hankel-DMD of x1", "mode amplitudes",
-                        "FitzHugh-Nagumo u(x, t)", "piecewise DMD", "error vs pieces")))
-    circle_x, circle_y = _unit_circle()
-    add = figure.add_trace
-    add(go.Scattergl(mode="lines", line=dict(width=1), name="trajectories"), 1, 1)
-    add(go.Scatter(x=circle_x, y=circle_y, mode="lines", line=dict(color="#999", width=1),
-                   hoverinfo="skip", name="unit circle"), 1, 2)
-    add(go.Scatter(mode="markers", name="verified", marker=dict(
-        size=8, colorscale="Viridis", cmin=-12, cmax=0, showscale=True,
-        colorbar=dict(title="log10<br>residual", len=0.3, y=0.86, x=1.02))), 1, 2)
-    add(go.Scatter(mode="markers", name="spurious", marker=dict(
-        symbol="x", size=8, color="#d62728")), 1, 2)
-    add(go.Contour(contours=dict(start=-3, end=0, size=0.5, coloring="lines"),
-                   colorscale="Blues_r", showscale=False, name="log10 tau"), 1, 3)
-    add(go.Scatter(mode="markers", marker=dict(size=5, color="#d62728"), name="eigs"), 1, 3)
-    add(go.Bar(name="residual", marker_color="#1f77b4"), 2, 1)
-    add(go.Scatter(mode="lines", line=dict(color="#d62728", dash="dash"), name="tol"), 2, 1)
-    add(go.Scatter(mode="lines", name="data", line=dict(color="#333")), 2, 2)
-    add(go.Scatter(mode="lines", name="DMD", line=dict(color="#ff7f0e", dash="dot")), 2, 2)
-    add(go.Scatter(mode="markers", name="|b| |mode|", marker=dict(color="#2ca02c")), 2, 3)
-    add(go.Heatmap(colorscale="RdBu", showscale=False, name="u"), 3, 1)
-    add(go.Heatmap(colorscale="RdBu", showscale=False, name="reconstruction"), 3, 2)
-    add(go.Scatter(mode="lines+markers", name="error"), 3, 3)
-    for column in (2, 3):
-        figure.update_xaxes(range=[-1.5, 1.5], row=1, col=column)
-        figure.update_yaxes(range=[-1.5, 1.5], scaleanchor=f"x{column}", row=1, col=column)
-    figure.update_yaxes(type="log", row=2, col=1)
-    figure.update_yaxes(type="log", row=3, col=3)
-    figure.update_xaxes(title_text="frequency (rad / time)", row=2, col=3)
-    figure.update_xaxes(title_text="pieces", row=3, col=3)
-    figure.update_layout(width=980, height=1000, showlegend=False,
-                         margin=dict(l=40, r=80, t=40, b=30))
-    figure.update_annotations(font_size=13)
-    return figure
-
-
-def build_koopman_app(**defaults) -> App:
+def build_koopman_app(**defaults) -> KoopmanApp:
     """The Koopman explorer view.
 
     Parameters
     ----------
     **defaults
-        Initial control values by name: ``system`` (one of :data:`SYSTEMS`), ``parameter``,
-        ``steps``, ``trajectories``, ``noise``, ``dictionary`` (one of "monomials",
-        "gaussian rbf", "thin-plate rbf"), ``size`` (degree or number of centers), ``rank``
-        (Hankel-DMD rank), ``tolerance`` (residual below which an eigenvalue is verified),
-        ``pieces``; plus ``field_grid`` and ``field_steps`` for the FitzHugh-Nagumo field.
+        Initial control values by name: ``system`` (one of :data:`explorer.koopman.SYSTEMS`),
+        ``parameter`` (within the system's range), ``steps``, ``trajectories``, ``noise``,
+        ``dictionary`` (one the system offers), ``size`` (degree, centers, polynomials or
+        modes, within the dictionary's range), ``tolerance`` (residual of a verified EDMD
+        eigenvalue), ``epsilon`` (largest tau of a verified spectral point), ``rank``
+        (Hankel-DMD), ``pieces`` (piecewise DMD), ``resolution`` (render grid); plus
+        ``field_grid`` and ``field_steps`` for the FitzHugh-Nagumo field.
 
     Returns
     -------
-    App
+    KoopmanApp
         ``primary_control`` is "system".
     """
-    system = defaults.get("system", "van der pol")
-    choice = SYSTEMS[system]
-    controls = {
-        "system": widgets.Dropdown(options=list(SYSTEMS), value=system, description="system"),
-        "parameter": widgets.FloatSlider(
-            min=choice.low, max=choice.high, step=choice.step,
-            value=defaults.get("parameter", choice.value), description=choice.parameter,
-            continuous_update=False),
-        "steps": widgets.IntSlider(min=20, max=1000, step=10, value=defaults.get("steps", 200),
-                                   description="steps", continuous_update=False),
-        "trajectories": widgets.IntSlider(min=1, max=50, value=defaults.get("trajectories", 10),
-                                          description="trajectories", continuous_update=False),
-        "noise": widgets.FloatSlider(min=0.0, max=0.2, step=0.005,
-                                     value=defaults.get("noise", 0.0), description="noise",
-                                     readout_format=".3f", continuous_update=False),
-        "dictionary": widgets.Dropdown(options=list(DICTIONARIES),
-                                       value=defaults.get("dictionary", "monomials"),
-                                       description="dictionary"),
-        "size": widgets.IntSlider(min=1, max=150, value=defaults.get("size", 4),
-                                  description="dict. size", continuous_update=False),
-        "rank": widgets.IntSlider(min=1, max=_DELAYS, value=defaults.get("rank", 10),
-                                  description="DMD rank", continuous_update=False),
-        "tolerance": widgets.FloatLogSlider(min=-10, max=0, step=0.5,
-                                            value=defaults.get("tolerance", 1e-3),
-                                            description="residual tol", continuous_update=False),
-        "pieces": widgets.IntSlider(min=1, max=20, value=defaults.get("pieces", 4),
-                                    description="pieces", continuous_update=False),
-    }
-    render = widgets.Button(description="render pseudospectrum", icon="paint-brush")
-    figure = _build_figure()
-    rows = [widgets.HBox([controls[k] for k in ("system", "parameter", "steps", "trajectories")]),
-            widgets.HBox([controls[k] for k in ("noise", "dictionary", "size", "rank")]),
-            widgets.HBox([controls["tolerance"], render, controls["pieces"]])]
-    app = App([*rows, figure], figure=figure, controls=controls, primary_control="system")
-    view = _KoopmanView(app, defaults)
-    controls["system"].observe(app.guarded(view.on_system), names="value")
-    for name in ("parameter", "steps", "trajectories", "noise"):
-        controls[name].observe(app.guarded(view.on_data), names="value")
-    controls["dictionary"].observe(app.guarded(view.on_dictionary), names="value")
-    controls["size"].observe(app.guarded(view.on_analysis), names="value")
-    controls["rank"].observe(app.guarded(view.on_rank), names="value")
-    controls["tolerance"].observe(app.guarded(view.on_tolerance), names="value")
-    controls["pieces"].observe(app.guarded(view.on_pieces), names="value")
-    render.on_click(app.guarded(lambda _: app.start(view.render_pseudospectrum)))
-    view.on_data()
-    view.on_pieces()
-    return app
-
-
-def _set_slider(slider, low, high, value, step=None, description=None):
-    """Move a slider to a new range and value (widening first so no bound clamps the value)."""
-    slider.min, slider.max = min(slider.min, low), max(slider.max, high)
-    slider.value = value
-    slider.min, slider.max = low, high
-    if step is not None:
-        slider.step = step
-    if description is not None:
-        slider.description = description
-
-
-class _KoopmanView:
-    """The state behind the view: current snapshots and EDMD result, and the trace updates."""
-
-    def __init__(self, app: App, defaults: dict):
-        self.app = app
-        self.controls = app.controls
-        self.data = None
-        self.result = None
-        self.axis = self.tau = None  # the pseudospectrum grid axis (p,) and tau (p, p)
-        self.quiet = False
-        self.field = fitzhugh_nagumo(n_grid=defaults.get("field_grid", 64),
-                                     steps=defaults.get("field_steps", 200), dt=1.0, seed=0)
-
-    def value(self, name):
-        return self.controls[name].value
-
-    @contextmanager
-    def quietly(self):
-        """Change controls without each change triggering its own recompute."""
-        self.quiet = True
-        try:
-            yield
-        finally:
-            self.quiet = False
-
-    def on_system(self, _change=None):
-        choice = SYSTEMS[self.value("system")]
-        with self.quietly():
-            _set_slider(self.controls["parameter"], choice.low, choice.high, choice.value,
-                        choice.step, choice.parameter)
-        self.on_data()
-
-    def on_dictionary(self, _change=None):
-        low, high, value = DICTIONARIES[self.value("dictionary")]
-        with self.quietly():
-            _set_slider(self.controls["size"], low, high, value)
-        self.on_analysis()
-
-    def on_data(self, _change=None):
-        if self.quiet:
-            return
-        self.data = _simulate(self.value("system"), self.value("parameter"), self.value("steps"),
-                              self.value("trajectories"), self.value("noise"))
-        x, y = _phase_portrait(self.data.states)
-        with self.app.figure.batch_update():
-            trace = self.app.figure.data[0]
-            trace.x, trace.y = x, y
-            trace.mode = "lines" if self.data.states.shape[1] > 1 else "markers"
-        self.on_analysis()
-
-    def _finite_pairs(self):
-        X, Y = self.data.X, self.data.Y
-        keep = np.all(np.isfinite(X), axis=0) & np.all(np.isfinite(Y), axis=0)
-        return X[:, keep], Y[:, keep]
-
-    def on_analysis(self, _change=None):
-        if self.quiet:
-            return
-        X, Y = self._finite_pairs()
-        dictionary = _dictionary(self.value("dictionary"), self.value("size"), X)
-        self.result = edmd(X, Y, dictionary, dt=self.data.dt)
-        # a coarser preview grid for larger dictionaries keeps a recompute near 200 ms
-        side = int(np.clip(_PREVIEW_WORK / max(self.result.rank, 1), 15, _PREVIEW_GRID))
-        self.axis, grid = _grid(side)
-        self.tau = pseudospectrum(self.result, grid)
-        self.on_tolerance()
-        self.on_rank()
-
-    def on_tolerance(self, _change=None):
-        """Recolour the eigenvalues (verified or spurious) without recomputing anything."""
-        self._draw_spectrum()
-        verified = self.result.verified_eigs(self.value("tolerance")).size
-        diverged = "; a trajectory diverged, its finite part is used" if self.data.diverged else ""
-        self.app.show_message(f"{self.result.eigs.size} EDMD eigenvalues, {verified} verified "
-                              f"(residual <= {self.value('tolerance'):.1e}){diverged}")
-
-    def _draw_spectrum(self):
-        eigs, residuals = self.result.eigs, self.result.residuals
-        good = residuals <= self.value("tolerance")
-        figure = self.app.figure
-        with figure.batch_update():
-            figure.data[2].x, figure.data[2].y = eigs.real[good], eigs.imag[good]
-            figure.data[2].marker.color = np.log10(np.maximum(residuals[good], 1e-16))
-            figure.data[3].x, figure.data[3].y = eigs.real[~good], eigs.imag[~good]
-            figure.data[4].x, figure.data[4].y = self.axis, self.axis
-            figure.data[4].z = np.log10(np.maximum(self.tau, 1e-16))
-            figure.data[5].x, figure.data[5].y = eigs.real, eigs.imag
-            figure.data[6].x = np.arange(residuals.size)
-            figure.data[6].y = np.maximum(np.sort(residuals), 1e-16)
-            figure.data[7].x = [0, residuals.size]
-            figure.data[7].y = [self.value("tolerance")] * 2
-
-    def on_rank(self, _change=None):
-        """Hankel DMD of the first coordinate of the first trajectory, at the chosen rank."""
-        series = self.data.states[0, :1]
-        series = series[:, np.all(np.isfinite(series), axis=0)]
-        delays = min(_DELAYS, max(series.shape[1] // 2, 1))
-        hankel = delay_embedding(series, delays)
-        rank = min(self.value("rank"), *hankel[:, :-1].shape)
-        fit = dmd(hankel[:, :-1], hankel[:, 1:], rank, dt=self.data.dt)
-        reconstruction = fit.reconstruct(hankel.shape[1])[0].real
-        error = np.linalg.norm(reconstruction - hankel[0]) / max(np.linalg.norm(hankel[0]), 1e-300)
-        weight = np.abs(fit.amplitudes) * np.linalg.norm(fit.modes, axis=0)
-        figure = self.app.figure
-        with figure.batch_update():
-            time = self.data.times[:hankel.shape[1]]
-            figure.data[8].x, figure.data[8].y = time, hankel[0]
-            figure.data[9].x, figure.data[9].y = time, reconstruction
-            figure.data[10].x, figure.data[10].y = fit.continuous_eigs.imag, weight
-            figure.layout.annotations[4].text = f"Hankel-DMD of x1, error {error:.1e}"
-
-    def on_pieces(self, _change=None):
-        field = self.field.states[0, :self.field.grid.size]
-        pieces = self.value("pieces")
-        # a DMD with as many modes as a short piece has transitions interpolates it, and
-        # its reconstruction explodes; keep the rank well below the piece length
-        shortest = int(np.diff(piece_boundaries(field.shape[1], pieces)).min())
-        rank = max(1, min(PIECEWISE_RANK, shortest // 2))
-        fit = piecewise_dmd(field, pieces, rank=rank, dt=self.field.dt)
-        figure = self.app.figure
-        with figure.batch_update():
-            figure.data[11].z = field
-            figure.data[12].z = fit.reconstruction
-            figure.data[13].x = np.arange(1, fit.n_pieces + 1)
-            figure.data[13].y = fit.errors_by_pieces
-            figure.layout.annotations[7].text = (f"{fit.n_pieces}-piece DMD, error "
-                                                 f"{fit.error:.1e}")
-
-    def render_pseudospectrum(self):
-        self.app.show_message("rendering the pseudospectrum ...")
-        self.axis, grid = _grid(_RENDER_GRID)
-        self.tau = pseudospectrum(self.result, grid)
-        self._draw_spectrum()
-        self.app.show_message(f"pseudospectrum on {_RENDER_GRID} x {_RENDER_GRID} points")
+    return KoopmanApp(**defaults)

@@ -1,14 +1,14 @@
 """Compiled kernels of the Koopman topic: arrays in, arrays out.
 
-The public modules (``systems``, ``dictionaries``, ``edmd``, ``resdmd``) validate their inputs
-and call these functions; nothing here checks arguments or raises.
+The public modules (``systems``, ``dictionaries``) validate their inputs and call these
+functions; nothing here checks arguments or raises. The kernels of residual DMD live in
+:mod:`explorer.koopman._residual_kernels`.
 
 Contents
 --------
 - vector fields of the flows (selected by an integer code) and one RK4 integrator that runs
   many trajectories in parallel, plus the logistic map;
-- evaluation of monomial and radial-basis dictionaries, parallel over snapshots;
-- residuals of EDMD eigenpairs and the pseudospectrum, parallel over eigenpairs / grid points.
+- evaluation of monomial and radial-basis dictionaries, parallel over snapshots.
 """
 
 from __future__ import annotations
@@ -29,9 +29,6 @@ FITZHUGH_NAGUMO = 5
 # Codes of the radial functions understood by ``evaluate_radial_basis``.
 GAUSSIAN = 0
 THIN_PLATE = 1
-
-_EPS = np.finfo(np.float64).eps
-
 
 # ---------------------------------------------------------------------------------------
 # dynamical systems
@@ -153,7 +150,8 @@ def iterate_logistic(initial, growth_rate, steps):
 def evaluate_monomials(snapshots, exponents):
     """Monomials ``prod_i x_i ** exponents[k, i]`` at every snapshot, parallel over snapshots.
 
-    ``snapshots`` (n_state, m), ``exponents`` (n_functions, n_state) -> (n_functions, m).
+    ``snapshots`` (n_state, m), real or complex, ``exponents`` (n_functions, n_state) ->
+    (n_functions, m) in the snapshots' dtype.
     """
     n_state, m = snapshots.shape
     n_functions = exponents.shape[0]
@@ -161,16 +159,16 @@ def evaluate_monomials(snapshots, exponents):
     for k in range(n_functions):
         for i in range(n_state):
             degree = max(degree, exponents[k, i])
-    values = np.empty((n_functions, m))
+    values = np.empty((n_functions, m), dtype=snapshots.dtype)
     for j in prange(m):
-        powers = np.empty((n_state, degree + 1))
+        powers = np.empty((n_state, degree + 1), dtype=snapshots.dtype)
         for i in range(n_state):
             powers[i, 0] = 1.0
             for p in range(1, degree + 1):
                 powers[i, p] = powers[i, p - 1] * snapshots[i, j]
         for k in range(n_functions):
-            value = 1.0
-            for i in range(n_state):
+            value = powers[0, exponents[k, 0]]
+            for i in range(1, n_state):
                 value *= powers[i, exponents[k, i]]
             values[k, j] = value
     return values
@@ -200,175 +198,3 @@ def evaluate_radial_basis(snapshots, centers, width, kind):
             else:
                 values[k, j] = 0.0
     return values
-
-
-# ---------------------------------------------------------------------------------------
-# residual DMD
-# ---------------------------------------------------------------------------------------
-@njit_cached
-def _stacked_residual(a_tilde, residual_factor, z, vector):
-    """``|[B; A~ - z I] h| / |h|``: the residual of the candidate pair (z, h), unsquared."""
-    n = a_tilde.shape[0]
-    total = 0.0
-    norm_squared = 0.0
-    for i in range(n):
-        projected = -z * vector[i]
-        outside = 0.0j
-        for j in range(n):
-            projected += a_tilde[i, j] * vector[j]
-            outside += residual_factor[i, j] * vector[j]
-        total += projected.real ** 2 + projected.imag ** 2 + outside.real ** 2 + outside.imag ** 2
-        norm_squared += vector[i].real ** 2 + vector[i].imag ** 2
-    return np.sqrt(total / norm_squared)
-
-
-@njit_parallel
-def eigenpair_residuals(a_tilde, residual_factor, eigs, vectors):
-    """Residual of every pair ``(eigs[j], vectors[:, j])``, parallel over pairs.
-
-    All arrays complex: ``a_tilde``, ``residual_factor`` (r, r), ``eigs`` (k,), ``vectors``
-    (r, k) in the orthonormal coordinates of the dictionary span. Returns (k,) floats.
-    """
-    count = eigs.shape[0]
-    residuals = np.empty(count)
-    for j in prange(count):
-        residuals[j] = _stacked_residual(a_tilde, residual_factor, eigs[j],
-                                         np.ascontiguousarray(vectors[:, j]))
-    return residuals
-
-
-@njit_cached
-def _cholesky_lower(matrix, lower):
-    """Cholesky factor of a Hermitian matrix into ``lower``; False if a pivot is not positive."""
-    n = matrix.shape[0]
-    for i in range(n):
-        for j in range(i + 1):
-            total = matrix[i, j]
-            for k in range(j):
-                total -= lower[i, k] * np.conj(lower[j, k])
-            if i == j:
-                if not total.real > 0.0:
-                    return False
-                lower[i, i] = np.sqrt(total.real)
-            else:
-                lower[i, j] = total / lower[j, j].real
-    return True
-
-
-@njit_cached
-def _solve_gram(lower, rhs, out):
-    """``out = (L L*)^-1 rhs`` by forward then backward substitution."""
-    n = lower.shape[0]
-    for i in range(n):
-        total = rhs[i]
-        for k in range(i):
-            total -= lower[i, k] * out[k]
-        out[i] = total / lower[i, i].real
-    for j in range(n - 1, -1, -1):
-        out[j] = out[j] / lower[j, j].real
-        value = out[j]
-        for i in range(j):
-            out[i] -= np.conj(lower[j, i]) * value
-
-
-@njit_cached
-def _orthogonalise(vector, basis, count):
-    """Remove from ``vector`` its components along the first ``count`` rows of ``basis`` (twice)."""
-    for _ in range(2):  # the second pass keeps the basis orthonormal to rounding
-        for j in range(count):
-            vector -= np.vdot(basis[j], vector) * basis[j]
-
-
-@njit_cached
-def _smallest_eigenvector(lower, start, max_iterations, tolerance):
-    """Lanczos on ``(L L*)^-1``: the eigenvector of its largest eigenvalue, or an empty array.
-
-    That is the eigenvector of the smallest eigenvalue of ``L L*``. Full reorthogonalisation;
-    stops when the Ritz residual ``beta |s_k|`` is at most ``tolerance`` times the Ritz value
-    (or the Krylov space is invariant), then refines the Ritz vector by one step of inverse
-    iteration. An empty result means "not converged".
-    """
-    n = lower.shape[0]
-    steps = min(max_iterations, n)
-    basis = np.zeros((steps, n), dtype=np.complex128)
-    tridiagonal = np.zeros((steps, steps))
-    vector = start / np.linalg.norm(start)
-    image = np.empty(n, dtype=np.complex128)
-    for k in range(steps):
-        basis[k] = vector
-        _solve_gram(lower, vector, image)
-        tridiagonal[k, k] = np.vdot(vector, image).real
-        _orthogonalise(image, basis, k + 1)
-        beta = np.linalg.norm(image)
-        # the small eigen-solve costs more than a Lanczos step: test every few steps only
-        # (and whenever the Krylov space became invariant, beta = 0)
-        if (k + 1) % 4 != 0 and k != n - 1 and k != steps - 1 and beta > 0.0:
-            tridiagonal[k, k + 1] = beta
-            tridiagonal[k + 1, k] = beta
-            vector = image / beta
-            continue
-        ritz_values, ritz_vectors = np.linalg.eigh(tridiagonal[:k + 1, :k + 1])
-        weights = ritz_vectors[:, k]
-        if beta * abs(weights[k]) <= tolerance * ritz_values[k] or k == n - 1:
-            ritz_vector = np.zeros(n, dtype=np.complex128)
-            for j in range(k + 1):
-                ritz_vector += weights[j] * basis[j]
-            # one step of inverse iteration multiplies what is left along each other
-            # eigenvector by lambda_1 / lambda_i: tiny where tau is small
-            _solve_gram(lower, ritz_vector, image)
-            return image
-        if k + 1 < steps:
-            tridiagonal[k, k + 1] = beta
-            tridiagonal[k + 1, k] = beta
-            vector = image / beta
-    return np.zeros(0, dtype=np.complex128)
-
-
-@njit_parallel
-def pseudospectrum_points(points, a_tilde, residual_factor, gram, start, max_iterations,
-                          tolerance):
-    """Minimal residual ``tau(z) = sigma_min([B; A~ - z I])`` at every point, in parallel.
-
-    Per point: form the Hermitian ``H(z) = C* C - conj(z) A~ - z A~* + |z|^2 I`` (``gram`` is
-    ``C* C = B* B + A~* A~``), shift it by a few ulps of its trace so that a Cholesky factor
-    exists, find its smallest eigenvector by Lanczos on ``H(z)^-1`` and evaluate the
-    residual of that vector *unsquared* (accurate down to rounding, where ``H`` itself
-    bottoms out near 1e-8). If Lanczos does not converge within ``max_iterations`` the point
-    falls back to a dense SVD of the stacked ``2r x r`` matrix.
-
-    Returns
-    -------
-    tau : ndarray (n_points,)
-    used_svd : ndarray (n_points,) of bool
-        Points that needed the dense fallback.
-    """
-    n = a_tilde.shape[0]
-    count = points.shape[0]
-    tau = np.empty(count)
-    used_svd = np.zeros(count, dtype=np.bool_)
-    for p in prange(count):
-        z = points[p]
-        hermitian = np.empty((n, n), dtype=np.complex128)
-        trace = 0.0
-        for i in range(n):
-            for j in range(n):
-                hermitian[i, j] = gram[i, j] - np.conj(z) * a_tilde[i, j] - z * np.conj(a_tilde[j, i])
-            hermitian[i, i] += z.real ** 2 + z.imag ** 2
-            trace += hermitian[i, i].real
-        for i in range(n):
-            hermitian[i, i] += 16.0 * n * _EPS * trace
-        lower = np.zeros((n, n), dtype=np.complex128)
-        vector = np.zeros(0, dtype=np.complex128)
-        if _cholesky_lower(hermitian, lower):
-            vector = _smallest_eigenvector(lower, start, max_iterations, tolerance)
-        if vector.shape[0] == n:
-            tau[p] = _stacked_residual(a_tilde, residual_factor, z, vector)
-        else:
-            stacked = np.zeros((2 * n, n), dtype=np.complex128)
-            stacked[:n] = residual_factor
-            stacked[n:] = a_tilde
-            for i in range(n):
-                stacked[n + i, i] -= z
-            tau[p] = np.linalg.svd(stacked, full_matrices=False)[1][n - 1]
-            used_svd[p] = True
-    return tau, used_svd

@@ -7,6 +7,7 @@ amplitudes as ``pydmd.DMD(svd_rank=rank, exact=True).fit(X, Y)`` for an integer 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,11 @@ from explorer._validation import check_array, check_range
 __all__ = ["DMDResult", "dmd", "delay_embedding", "check_snapshot_pair", "numerical_rank"]
 
 
-@dataclass(frozen=True)
+#: Largest reconstruction horizon (snapshots) :meth:`DMDResult.reconstruct` produces.
+MAX_RECONSTRUCT_STEPS = 10_000_000
+
+
+@dataclass(frozen=True, eq=False)
 class DMDResult:
     """An exact DMD of a snapshot pair.
 
@@ -58,18 +63,40 @@ class DMDResult:
 
         Parameters
         ----------
-        steps : int >= 1
-            Number of snapshots, ``k = 0 .. steps - 1`` (``steps = m`` covers ``X``).
+        steps : int in [1, 10^7]
+            Number of snapshots, ``k = 0 .. steps - 1`` (``steps = m`` covers ``X``); at most
+            ``10^8`` values in all, and short enough that growing modes (``|eig| > 1``) stay
+            below 1e300 (the message states the longest such horizon).
 
         Returns
         -------
         ndarray (n_state, steps) complex
-            As PyDMD's ``reconstructed_data``; modes with ``|eig| > 1`` overflow to inf for very
-            long horizons.
+            As PyDMD's ``reconstructed_data``.
         """
-        steps = check_range("steps", steps, lo=1, integer=True)
+        steps = check_range("steps", steps, lo=1, hi=MAX_RECONSTRUCT_STEPS, integer=True)
+        n_state = self.modes.shape[0]
+        if n_state * steps > 10 * MAX_RECONSTRUCT_STEPS:
+            raise ValueError(f"steps must be at most {10 * MAX_RECONSTRUCT_STEPS // n_state} for "
+                             f"{n_state} state values per snapshot, got {steps}")
+        largest = float(np.abs(self.eigs).max()) if self.eigs.size else 0.0
+        scale = float(np.abs(self.amplitudes).max() * np.abs(self.modes).sum(axis=0).max()
+                      ) if self.eigs.size else 0.0
+        if largest > 1 and scale > 0:
+            horizon = int((300 - math.log10(scale)) / math.log10(largest)) + 1
+            if steps > horizon:
+                raise ValueError(f"steps must be at most {max(horizon, 1)}: the fastest growing "
+                                 f"mode (|eig| = {largest:.6g}) overflows float64 after that, "
+                                 f"got {steps}")
         dynamics = self.amplitudes[:, None] * self.eigs[:, None] ** np.arange(steps)[None, :]
         return self.modes @ dynamics
+
+
+def _complex_input(values) -> bool:
+    """Whether ``values`` holds complex numbers (False for what ``check_array`` refuses anyway)."""
+    try:
+        return bool(np.iscomplexobj(values))
+    except (TypeError, ValueError):  # ragged lists: check_array names the parameter
+        return False
 
 
 def check_snapshot_pair(X, Y) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +104,7 @@ def check_snapshot_pair(X, Y) -> tuple[np.ndarray, np.ndarray]:
 
     Returns both as float64 arrays (complex128 if either is complex).
     """
-    dtype = np.complex128 if (np.iscomplexobj(X) or np.iscomplexobj(Y)) else np.float64
+    dtype = np.complex128 if (_complex_input(X) or _complex_input(Y)) else np.float64
     X = check_array("X", X, ndim=2, dtype=dtype)
     if X.shape[1] < 1:
         raise ValueError(f"X must hold at least one snapshot (column), got shape {X.shape}")

@@ -3,11 +3,18 @@
 Every system returns a :class:`Snapshots` result: the sampled trajectories and the pair
 ``X``, ``Y`` of snapshot matrices (one snapshot per column, ``Y[:, j]`` one step after
 ``X[:, j]``), as PyDMD expects them. Flows are integrated by a parallel RK4 kernel
-(``explorer.koopman._kernels.integrate_flow``) with ``ceil(dt / max_step)`` substeps per sample;
-the linear flow uses its exact propagator ``expm(A dt)``; maps are iterated directly.
+(``explorer.koopman._kernels.integrate_flow``) with ``ceil(dt / max_step)`` substeps per sample.
+Maps and linear systems live in :mod:`explorer.koopman.maps`.
 
 Random initial conditions are drawn from ``make_rng(seed)`` (first the initial conditions,
-then the measurement noise), so the same seed gives the same snapshots.
+then the measurement noise), so the same seed gives the same snapshots. Measurement noise is
+added before the divergence check, so a state that noise pushes out of the finite numbers is
+flagged like any other blow-up.
+
+Bounds (stated in every message): ``steps`` and ``trajectories`` at most 10^6 each, at most
+:data:`MAX_VALUES` recorded numbers in all, ``dt <= 1000``, at most :data:`MAX_SUBSTEPS`
+integrator steps per sample, ``transient <= 10^6`` time units (and at most 10^6 samples),
+``noise <= 1e100``.
 """
 
 from __future__ import annotations
@@ -17,16 +24,22 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 
-from explorer._validation import check_array, check_range, make_rng
+from explorer._validation import check_array, check_bool, check_range, make_rng
 from explorer.koopman import _kernels
 
-__all__ = ["Snapshots", "linear_map", "linear_flow", "slow_manifold", "duffing", "van_der_pol",
-           "pendulum", "lorenz63", "logistic_map"]
+__all__ = ["Snapshots", "slow_manifold", "duffing", "van_der_pol", "pendulum", "lorenz63",
+           "MAX_VALUES", "MAX_SUBSTEPS"]
+
+#: Largest number of recorded values (trajectories x state x samples): 400 MB of float64.
+MAX_VALUES = 50_000_000
+#: Largest number of RK4 steps per recorded sample (``ceil(dt / max_step)``).
+MAX_SUBSTEPS = 100_000
+_MAX_COUNT = 1_000_000
+_MAX_NOISE = 1e100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Snapshots:
     """Sampled trajectories of one system and the DMD snapshot pair built from them.
 
@@ -44,6 +57,10 @@ class Snapshots:
         The system's name.
     grid : ndarray (n_grid,) or None
         Spatial coordinates of a field (:func:`explorer.koopman.fitzhugh_nagumo`), else None.
+    weights : ndarray (n_trajectories * steps,) or None
+        Quadrature weights of the snapshot pairs when the samples are quadrature nodes (the
+        Gauss map's Gauss-Legendre points), for ``edmd(X, Y, dictionary, data.weights)``;
+        None means uniform.
 
     Unpacks as ``X, Y = snapshots``.
     """
@@ -54,14 +71,15 @@ class Snapshots:
     diverged_at: np.ndarray
     name: str
     grid: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
     @property
-    def X(self) -> np.ndarray:
+    def X(self) -> np.ndarray:  # noqa: N802 (the field's, and PyDMD's, name)
         """Snapshots (n_state, n_trajectories * steps): every sample but each trajectory's last."""
         return np.concatenate(list(self.states[:, :, :-1]), axis=1)
 
     @property
-    def Y(self) -> np.ndarray:
+    def Y(self) -> np.ndarray:  # noqa: N802
         """Snapshots (n_state, n_trajectories * steps): ``Y[:, j]`` is one step after ``X[:, j]``."""
         return np.concatenate(list(self.states[:, :, 1:]), axis=1)
 
@@ -78,19 +96,30 @@ class Snapshots:
 # shared plumbing
 # ---------------------------------------------------------------------------------------
 def _check_common(steps, trajectories, noise):
-    check_range("steps", steps, lo=1, integer=True)
-    check_range("trajectories", trajectories, lo=1, integer=True)
-    check_range("noise", noise, lo=0.0)
+    check_range("steps", steps, lo=1, hi=_MAX_COUNT, integer=True)
+    check_range("trajectories", trajectories, lo=1, hi=_MAX_COUNT, integer=True)
+    check_range("noise", noise, lo=0.0, hi=_MAX_NOISE)
+
+
+def _check_size(n_trajectories, n_state, steps):
+    values = n_trajectories * n_state * (steps + 1)
+    if values > MAX_VALUES:
+        raise ValueError(f"steps, trajectories (and the state size) ask for {values} recorded "
+                         f"values; at most {MAX_VALUES} (steps={steps}, trajectories="
+                         f"{n_trajectories}, n_state={n_state})")
 
 
 def _initial_states(initial, trajectories, n_state, draw, rng):
     """``initial`` as (n_trajectories, n_state), or ``draw(rng, shape)`` when it is None."""
     if initial is None:
         return draw(rng, (int(trajectories), n_state))
-    initial = np.asarray(initial, dtype=float)
+    initial = check_array("initial", initial)
     if initial.ndim == 1:
         initial = initial[None, :]
-    return check_array("initial", initial, shape=(None, n_state))
+    initial = check_array("initial", initial, shape=(None, n_state))
+    if initial.shape[0] > _MAX_COUNT:
+        raise ValueError(f"initial must hold at most {_MAX_COUNT} states, got {initial.shape[0]}")
+    return initial
 
 
 def _uniform_box(low, high):
@@ -99,14 +128,17 @@ def _uniform_box(low, high):
     return lambda rng, shape: rng.uniform(low, high, size=shape)
 
 
-def _finish(states, diverged_at, dt, noise, rng, name, grid=None, observe=None) -> Snapshots:
+def _finish(states, dt, noise, rng, name, grid=None, observe=None, weights=None) -> Snapshots:
+    """Observe, add measurement noise, then flag every trajectory that left the finite numbers."""
     if observe is not None:
         states = observe(states)
     if noise > 0:
-        states = states + noise * rng.standard_normal(states.shape)
+        with np.errstate(over="ignore", invalid="ignore"):
+            states = states + noise * rng.standard_normal(states.shape)
+    diverged_at = _flag_divergence(states)
     times = dt * np.arange(states.shape[2])
     return Snapshots(states=states, times=times, dt=float(dt), diverged_at=diverged_at,
-                     name=name, grid=grid)
+                     name=name, grid=grid, weights=weights)
 
 
 def _flag_divergence(states):
@@ -125,113 +157,50 @@ def _flow(name, code, parameters, n_state, draw, *, dt, steps, trajectories, ini
 
     ``observe`` maps the integrated states (n_trajectories, n_state, T) to the recorded ones.
     """
-    check_range("dt", dt, lo=0.0, lo_open=True)
+    check_range("dt", dt, lo=0.0, hi=1e3, lo_open=True)
     _check_common(steps, trajectories, noise)
-    check_range("transient", transient, lo=0.0)
-    check_range("max_step", max_step, lo=0.0, lo_open=True)
+    check_range("transient", transient, lo=0.0, hi=1e6)
+    check_range("max_step", max_step, lo=0.0, hi=1e3, lo_open=True)
+    substeps = max(1, math.ceil(dt / max_step - 1e-9))
+    if substeps > MAX_SUBSTEPS:
+        raise ValueError(f"dt / max_step must be at most {MAX_SUBSTEPS} RK4 steps per sample, got "
+                         f"dt={dt!r}, max_step={max_step!r} ({substeps} steps)")
+    transient_steps = math.ceil(transient / dt - 1e-9)
+    if transient_steps > _MAX_COUNT:
+        raise ValueError(f"transient / dt must be at most {_MAX_COUNT} samples, got transient="
+                         f"{transient!r}, dt={dt!r}")
     rng = make_rng(seed)
     start = _initial_states(initial, trajectories, n_state, draw, rng)
-    substeps = max(1, math.ceil(dt / max_step - 1e-9))
-    transient_steps = math.ceil(transient / dt - 1e-9)
-    states, diverged_at = _kernels.integrate_flow(
+    _check_size(start.shape[0], n_state, int(steps))
+    states, _ = _kernels.integrate_flow(
         code, np.ascontiguousarray(start), np.asarray(parameters, dtype=float), float(dt),
         int(steps), substeps, transient_steps)
-    return _finish(states, diverged_at, dt, noise, rng, name, grid, observe)
-
-
-def _check_square(matrix):
-    matrix = check_array("matrix", matrix, ndim=2)
-    if matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"matrix must be square, got shape {matrix.shape}")
-    return matrix
-
-
-def _standard_normal(rng, shape):
-    return rng.standard_normal(shape)
-
-
-def _iterate_linear(propagator, start, steps):
-    """States (n_trajectories, n_state, steps + 1) of ``x -> propagator @ x`` (BLAS per step)."""
-    states = np.empty((start.shape[0], start.shape[1], steps + 1))
-    states[:, :, 0] = start
-    with np.errstate(over="ignore", invalid="ignore"):
-        for step in range(steps):
-            states[:, :, step + 1] = states[:, :, step] @ propagator.T
-    return states
+    return _finish(states, dt, noise, rng, name, grid, observe)
 
 
 # ---------------------------------------------------------------------------------------
 # the systems
 # ---------------------------------------------------------------------------------------
-def linear_map(matrix, *, steps=100, trajectories=1, initial=None, noise=0.0, seed=0) -> Snapshots:
-    """Orbits of the linear map ``x_{k+1} = matrix @ x_k``.
-
-    Parameters
-    ----------
-    matrix : array (n, n)
-        Finite real matrix; its eigenvalues are the exact DMD eigenvalues.
-    steps : int >= 1
-        Transitions per trajectory.
-    trajectories : int >= 1
-        Number of random initial conditions (standard normal) when ``initial`` is None.
-    initial : array (n,) or (n_trajectories, n), optional
-        Explicit initial states.
-    noise : float >= 0
-        Standard deviation of Gaussian measurement noise added to every recorded state.
-    seed : int or numpy Generator
-
-    Returns
-    -------
-    Snapshots
-        ``dt = 1``; growing orbits that overflow are flagged in ``diverged_at``.
-
-    Examples
-    --------
-    >>> X, Y = linear_map([[0.9, 0.0], [0.0, 0.5]], steps=10)
-    >>> X.shape, Y.shape
-    ((2, 10), (2, 10))
-    """
-    matrix = _check_square(matrix)
-    _check_common(steps, trajectories, noise)
-    rng = make_rng(seed)
-    start = _initial_states(initial, trajectories, matrix.shape[0], _standard_normal, rng)
-    states = _iterate_linear(matrix, start, int(steps))
-    return _finish(states, _flag_divergence(states), 1.0, noise, rng, "linear map")
-
-
-def linear_flow(matrix, *, dt=0.1, steps=100, trajectories=1, initial=None, noise=0.0,
-                seed=0) -> Snapshots:
-    """Samples every ``dt`` of the linear flow ``x' = matrix @ x``, by the exact propagator.
-
-    The snapshots satisfy ``Y = expm(matrix dt) X`` to rounding, so DMD's continuous-time
-    eigenvalues ``log(eigs) / dt`` are the eigenvalues of ``matrix`` (for ``|Im| < pi / dt``).
-    Other parameters as in :func:`linear_map`; ``dt > 0`` is in time units.
-    """
-    matrix = _check_square(matrix)
-    check_range("dt", dt, lo=0.0, lo_open=True)
-    _check_common(steps, trajectories, noise)
-    rng = make_rng(seed)
-    start = _initial_states(initial, trajectories, matrix.shape[0], _standard_normal, rng)
-    states = _iterate_linear(scipy.linalg.expm(matrix * dt), start, int(steps))
-    return _finish(states, _flag_divergence(states), dt, noise, rng, "linear flow")
-
-
-_FLOW_DOC = """    dt : float > 0
+_FLOW_DOC = """    dt : float in (0, 1000]
         Time between samples.
-    steps : int >= 1
-        Transitions per trajectory (``steps + 1`` samples).
-    trajectories : int >= 1
+    steps : int in [1, 10^6]
+        Transitions per trajectory (``steps + 1`` samples); at most :data:`MAX_VALUES`
+        recorded numbers in all.
+    trajectories : int in [1, 10^6]
         Number of random initial conditions when ``initial`` is None.
     initial : array (n_state,) or (n_trajectories, n_state), optional
         Explicit initial states.
-    transient : float >= 0
-        Time integrated and discarded before the first sample (to reach an attractor).
-    noise : float >= 0
-        Standard deviation of Gaussian measurement noise added to the recorded states.
+    transient : float in [0, 10^6]
+        Time integrated and discarded before the first sample (to reach an attractor); at
+        most 10^6 samples of ``dt``.
+    noise : float in [0, 1e100]
+        Standard deviation of Gaussian measurement noise added to the recorded states
+        (before the divergence check).
     seed : int or numpy Generator
         Seeds the initial conditions and the noise.
-    max_step : float > 0
-        Largest RK4 step; each sample takes ``ceil(dt / max_step)`` steps.
+    max_step : float in (0, 1000]
+        Largest RK4 step; each sample takes ``ceil(dt / max_step)`` steps, at most
+        :data:`MAX_SUBSTEPS`.
 
     Returns
     -------
@@ -328,7 +297,7 @@ def pendulum(natural_frequency=1.0, damping=0.0, *, dt=0.1, steps=200, trajector
         Record ``(cos theta, sin theta, theta')`` instead: coordinates on the phase cylinder
         in which every observable is continuous across ``theta = +-pi`` (``n_state = 3``).
         ``initial`` stays ``(theta, theta')``.
-    max_energy : float > 0, optional
+    max_energy : float in (0, 1e6], optional
         Draw random initial states uniformly in ``{E <= max_energy}`` instead, with
         ``E = theta'^2 / 2 + natural_frequency^2 (1 - cos theta)`` and ``theta`` in
         ``[-pi, pi]``: an invariant set of the undamped flow, so that the snapshots sample an
@@ -337,9 +306,10 @@ def pendulum(natural_frequency=1.0, damping=0.0, *, dt=0.1, steps=200, trajector
     """
     check_range("natural_frequency", natural_frequency, lo=0.0, lo_open=True)
     check_range("damping", damping, lo=0.0)
+    cylinder = check_bool("cylinder", cylinder)
     draw = _uniform_box([-np.pi, -2], [np.pi, 2])
     if max_energy is not None:
-        max_energy = check_range("max_energy", max_energy, lo=0.0, lo_open=True)
+        max_energy = check_range("max_energy", max_energy, lo=0.0, hi=1e6, lo_open=True)
         draw = functools.partial(_uniform_energy_set, natural_frequency ** 2, max_energy)
     return _flow("pendulum", _kernels.PENDULUM, [natural_frequency, damping], 2, draw,
                  dt=dt, steps=steps,
@@ -348,12 +318,21 @@ def pendulum(natural_frequency=1.0, damping=0.0, *, dt=0.1, steps=200, trajector
 
 
 def _uniform_energy_set(frequency_squared, max_energy, rng, shape):
-    """Uniform samples of ``{p^2 / 2 + w^2 (1 - cos theta) <= max_energy}`` by rejection."""
+    """Uniform samples of ``{p^2 / 2 + w^2 (1 - cos theta) <= max_energy}`` by rejection.
+
+    Candidates come from the set's bounding box, ``|theta| <= 2 arcsin(sqrt(E / (2 w^2)))``
+    (all of ``[-pi, pi]`` above the separatrix) times ``|p| <= sqrt(2 E)``; the set fills at
+    least ``pi / 4`` of that box at any energy, so a few rounds always suffice.
+    """
     accepted = np.empty((0, 2))
+    ratio = max_energy / (2 * frequency_squared)
+    top_angle = np.pi if ratio >= 1 else 2 * np.arcsin(np.sqrt(ratio))
     top_speed = np.sqrt(2 * max_energy)
     while accepted.shape[0] < shape[0]:
-        candidates = rng.uniform([-np.pi, -top_speed], [np.pi, top_speed], size=(2 * shape[0], 2))
-        energy = candidates[:, 1] ** 2 / 2 + frequency_squared * (1 - np.cos(candidates[:, 0]))
+        candidates = rng.uniform([-top_angle, -top_speed], [top_angle, top_speed],
+                                 size=(2 * shape[0], 2))
+        energy = (candidates[:, 1] ** 2 / 2
+                  + 2 * frequency_squared * np.sin(candidates[:, 0] / 2) ** 2)
         accepted = np.concatenate([accepted, candidates[energy <= max_energy]])
     return accepted[:shape[0]]
 
@@ -383,34 +362,3 @@ def lorenz63(sigma=10.0, rho=28.0, beta=8.0 / 3.0, *, dt=0.01, steps=2000, traje
                  _uniform_box([-15, -15, 5], [15, 15, 40]), dt=dt, steps=steps,
                  trajectories=trajectories, initial=initial, transient=transient, noise=noise,
                  seed=seed, max_step=max_step)
-
-
-def logistic_map(growth_rate=4.0, *, steps=1000, trajectories=1, initial=None, noise=0.0,
-                 seed=0) -> Snapshots:
-    """Orbits of the logistic map ``x_{k+1} = growth_rate x_k (1 - x_k)`` on ``[0, 1]``.
-
-    Parameters
-    ----------
-    growth_rate : float in [0, 4]
-        ``4`` is fully chaotic (invariant density ``1 / (pi sqrt(x (1 - x)))``).
-    steps, trajectories, noise, seed
-        As in :func:`linear_map`; random initial states are uniform in ``(0, 1)``.
-    initial : array (n_trajectories,) or (n_trajectories, 1), optional
-        Values in [0, 1].
-
-    Returns
-    -------
-    Snapshots
-        ``n_state = 1``, ``dt = 1``.
-    """
-    check_range("growth_rate", growth_rate, lo=0.0, hi=4.0)
-    _check_common(steps, trajectories, noise)
-    rng = make_rng(seed)
-    if initial is not None:
-        initial = np.reshape(np.asarray(initial, dtype=float), (-1, 1))
-    start = _initial_states(initial, trajectories, 1, _uniform_box([0.0], [1.0]), rng)
-    if np.any((start < 0) | (start > 1)):
-        raise ValueError("initial must lie in [0, 1]")
-    states = _kernels.iterate_logistic(np.ascontiguousarray(start[:, 0]), float(growth_rate),
-                                       int(steps))[:, None, :]
-    return _finish(states, np.full(states.shape[0], -1), 1.0, noise, rng, "logistic map")

@@ -116,3 +116,36 @@ def pseudospectrum_full(psi_x, psi_y, weights, points):
     C1 = np.linalg.solve(R.T, (root * psi_y.T).T).T
     return np.array([np.linalg.svd(C1 - z * Q, compute_uv=False)[-1] for z in np.ravel(points)])
 
+
+def pseudospectrum_reduced(reduced_operator, residual_factor, points):
+    """tau(z) = sigma_min([B; A~ - z I]) by a dense SVD per point, the shape of ``points``."""
+    n = reduced_operator.shape[0]
+    values = [np.linalg.svd(np.vstack([residual_factor, reduced_operator - z * np.eye(n)]),
+                            compute_uv=False)[-1] for z in np.ravel(points)]
+    return np.reshape(values, np.shape(points))
+
+
+def weighted_norm(values, weights):
+    return np.sqrt(np.sum(weights * np.abs(values) ** 2))
+
+
+def function_residual(psi_x, psi_y, weights, z, coefficients):
+    """|Psi_Y g - z Psi_X g|_W / |Psi_X g|_W evaluated on the snapshots."""
+    return (weighted_norm(psi_y.T @ coefficients - z * (psi_x.T @ coefficients), weights)
+            / weighted_norm(psi_x.T @ coefficients, weights))
+
+
+def poisson_kernel(angles, radius):
+    """(1 - r^2) / (2 pi (1 - 2 r cos theta + r^2)): the Poisson kernel of the disc."""
+    return (1 - radius**2) / (2 * np.pi * (1 - 2 * radius * np.cos(angles) + radius**2))
+
+
+def kernel_edmd_eigenvalues(X, Y, kernel):
+    """Kernel EDMD (Williams, Rowley, Kevrekidis 2015) eigenvalues, directly from its formulas."""
+    M = X.shape[1]
+    G = np.array([[kernel(X[:, i], X[:, j]) for j in range(M)] for i in range(M)])
+    A = np.array([[kernel(Y[:, i], X[:, j]) for j in range(M)] for i in range(M)])
+    values, vectors = np.linalg.eigh(G)
+    keep = values > 1e-12 * values.max()
+    root_inverse = vectors[:, keep] / np.sqrt(values[keep])
+    return np.linalg.eigvals(root_inverse.T @ A @ root_inverse)

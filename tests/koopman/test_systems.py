@@ -36,7 +36,9 @@ def test_fitzhugh_nagumo_matches_a_plain_rk4_on_its_grid():
     start = np.concatenate([rng.uniform(-1, 1, 16), np.zeros(16)])
     result = fitzhugh_nagumo(16, 20.0, current=0.5, initial=start, dt=0.5, steps=10,
                              max_step=0.25)
-    field = lambda x: naive.fitzhugh_nagumo_field(x, 1.0, 0.7, 0.8, 0.08, 0.5, 20.0 / 16)
+    def field(x):
+        return naive.fitzhugh_nagumo_field(x, 1.0, 0.7, 0.8, 0.08, 0.5, 20.0 / 16)
+
     np.testing.assert_allclose(result.states[0], naive.rk4_samples(field, start, 0.5, 10, 2),
                                rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(result.grid, np.arange(16) * 20.0 / 16)

@@ -22,8 +22,10 @@ CONTAINERS = {
     "fractal.BoxCounting", "fractal.Scan", "fractal.Window", "grokking.FourierProbe",
     "grokking.GridPointResult", "grokking.History", "grokking.NeuronSpectra", "grokking.Phases",
     "grokking.ProgressMeasures", "grokking.Run", "grokking.SweepResult", "grokking.Task",
-    "koopman.Snapshots", "koopman.DMDResult", "koopman.PiecewiseDMD", "koopman.EDMDResult",
-    "koopman.SpectralMeasure", "blending.EndpointSpread", "blending.PosteriorMeans",
+    "koopman.Snapshots", "koopman.DMDResult", "koopman.PiecewiseDMD", "koopman.PiecewiseSearch", "koopman.EDMDResult",
+    "koopman.SpectralMeasure", "koopman.VerifiedSpectrum", "koopman.Pseudoeigenfunctions",
+    "koopman.PseudospectrumProgress", "koopman.KernelDictionary", "koopman.RationalKernel",
+    "koopman.SystemSpec", "koopman.DictionarySpec", "blending.EndpointSpread", "blending.PosteriorMeans",
     "blending.PosteriorSample", "blending.SampleQuality", "blending.StochasticPaths",
     "blending.TrainedDeblender", "blending.Trajectory", "blending.VectorField",
 }
@@ -144,6 +146,10 @@ def _baselines(f) -> dict:
         "koopman.delay_embedding": dict(snapshots=f.X, delays=2),
         "koopman.piece_boundaries": dict(m=30, pieces=3),
         "koopman.piecewise_dmd": dict(X=f.X, pieces=2, rank=1),
+        "koopman.auto_piecewise_dmd": dict(X=f.X, target=0.5),
+        "koopman.randomized_qb": dict(X=f.X, rank=1),
+        "koopman.lambda_omega": dict(resolution=8, steps=3),
+        "koopman.lambda_omega_stable_step": dict(resolution=8),
         "koopman.Monomials": dict(degree=2),
         "koopman.Monomials.exponents": dict(self=f.monomials, n_state=2),
         "koopman.Monomials.labels": dict(self=f.monomials, n_state=2),
@@ -162,6 +168,7 @@ def _baselines(f) -> dict:
         "koopman.pseudospectrum": dict(result=f.edmd, grid=np.array([0.5 + 0.1j, 1.0 + 0j])),
         "koopman.spectral_measure": dict(result=f.edmd, observable=f.observable),
         "koopman.SpectralMeasure.smoothed": dict(self=f.measure, angles=np.linspace(-3, 3, 5)),
+        **_koopman_spectra_baselines(f),
         # blending
         "blending.MLP": dict(width=f.mlp.width, depth=f.mlp.depth, activation=f.mlp.activation,
                              params=f.mlp.params),
@@ -209,6 +216,43 @@ def _baselines(f) -> dict:
         "distributed.sweep": dict(param_grid={"lr": [1e-3]}, p=5, width=8, steps=20,
                                   client=_NO_CLIENT),
         "distributed.cluster": dict(n_workers=1),
+        "distributed.core_hours": dict(problem=f.problem, x_range=(-1.0, 1.0), y_range=(-1.0, 1.0),
+                                       resolution=64, steps=21, sample=2),
+    }
+
+
+def _koopman_spectra_baselines(f) -> dict:
+    """Baselines of the verified-spectra part of koopman (gauss map, rotation, kernels, ...)."""
+    from explorer import koopman
+
+    return {
+        "koopman.gauss_map": dict(points=5),
+        "koopman.circle_rotation": dict(omega=0.5, points=5),
+        "koopman.Legendre": dict(count=3, interval=(-1.0, 0.0)),
+        "koopman.Legendre.size": dict(self=koopman.legendre(3)),
+        "koopman.Legendre.labels": dict(self=koopman.legendre(3)),
+        "koopman.Fourier": dict(modes=2),
+        "koopman.Fourier.size": dict(self=koopman.fourier(2)),
+        "koopman.Fourier.frequencies": dict(self=koopman.fourier(2)),
+        "koopman.Fourier.labels": dict(self=koopman.fourier(2)),
+        "koopman.legendre": dict(count=3),
+        "koopman.fourier": dict(modes=2),
+        "koopman.heldout_residuals": dict(result=f.edmd, X=f.X, Y=f.Y),
+        "koopman.split_snapshots": dict(X=f.X, Y=f.Y),
+        "koopman.complex_grid": dict(resolution=4),
+        "koopman.pseudoeigenfunctions": dict(result=f.edmd, points=np.array([0.5 + 0j])),
+        "koopman.Pseudoeigenfunctions.evaluate": dict(
+            self=koopman.pseudoeigenfunctions(f.edmd, [0.5]), states=f.X[:, :3]),
+        "koopman.verified_spectrum": dict(result=f.edmd, grid=koopman.complex_grid(4), epsilon=0.5),
+        "koopman.rational_kernel": dict(order=2, epsilon=0.1),
+        "koopman.smoothed_spectral_measure": dict(result=f.edmd, observable=f.observable,
+                                                  angles=np.linspace(-3, 3, 5)),
+        "koopman.kernel_dictionary": dict(X=f.X, Y=f.Y, size=3),
+        "koopman.KernelDictionary.size": dict(self=koopman.kernel_dictionary(f.X, f.Y, 3)),
+        "koopman.kernel_resdmd": dict(X=f.X, Y=f.Y, size=3),
+        "koopman.simulate": dict(name="duffing", steps=5, trajectories=2),
+        "koopman.build_dictionary": dict(kind="monomials", size=2, X=f.X),
+        "koopman.phase_portrait": dict(snapshots=f.snapshots),
     }
 
 
