@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -145,6 +145,11 @@ def check_array(name: str, array, *, ndim: int | None = None, shape: tuple | Non
             raise ValueError(f"{name} has values that do not fit {target.name}")
     if max_size is not None and raw.size > max_size:
         raise ValueError(f"{name} must have at most {max_size} elements, got {raw.size}")
+    # the axes as given: the conversion below turns a scalar into shape (1,), which must not
+    # pass for a 1-D array (the next check would then blame a different parameter)
+    wanted_ndim = len(shape) if shape is not None else ndim
+    if wanted_ndim is not None and raw.ndim != wanted_ndim:
+        raise ValueError(f"{name} must be {wanted_ndim}-dimensional, got shape {raw.shape}")
     try:
         with np.errstate(over="raise", invalid="raise"):
             result = np.ascontiguousarray(raw, dtype=target)

@@ -86,8 +86,31 @@ def names_parameter(message: str, parameter: str) -> bool:
 DOCUMENTED_NAN = {
     "GridPointResult": {"steps_to_generalise", "steps_to_memorise"},
     "SweepResult": {"steps_to_generalise", "steps_to_memorise"},
+    # NaN = no such size found / never generalised within the budget; ``done`` and
+    # ``censored`` say which (ScalingResult docstring)
+    "ScalingResult": {"lower", "upper", "run_steps"},
+    # NaN where a box count is zero: a local slope is undefined there (BoxCounting docstring)
+    "BoxCounting": {"slopes"},
+    "ZoomDimension": {"slopes"},
 }
 _FLAGS = ("diverged", "diverged_at", "flagged", "stopped_early")
+
+#: callables whose documented meaning of NaN input is "missing" (or "never") and that keep it
+#: NaN in their output: rank_stretch ("NaN stays NaN"), smooth (a window without a finite
+#: value), summarise_over_seeds (NaN = never generalised; the median is NaN once half the
+#: seeds never did). Their output may hold NaN only when the value fed holds NaN: finite
+#: input must still give finite output.
+NAN_PASSES_THROUGH = {"fractal.rank_stretch", "grokking.smooth", "grokking.summarise_over_seeds"}
+
+
+def nan_passes_through(key: str, value) -> bool:
+    """Whether NaN in the result of ``key`` is the documented echo of NaN in ``value``."""
+    if key not in NAN_PASSES_THROUGH:
+        return False
+    try:
+        return bool(np.isnan(np.asarray(value, dtype=np.float64)).any())
+    except (TypeError, ValueError):
+        return False
 
 
 def unflagged_nonfinite(result, path: str = "result", depth: int = 0) -> str | None:

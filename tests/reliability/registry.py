@@ -28,6 +28,12 @@ CONTAINERS = {
     "koopman.SystemSpec", "koopman.DictionarySpec", "blending.EndpointSpread", "blending.PosteriorMeans",
     "blending.PosteriorSample", "blending.SampleQuality", "blending.StochasticPaths",
     "blending.TrainedDeblender", "blending.Trajectory", "blending.VectorField",
+    "fractal.PaperRow", "fractal.PaperTable", "fractal.ScanCost", "fractal.ZoomDimension",
+    "grokking.GroupFourier", "grokking.Irreps", "grokking.NeuronIrreps", "grokking.PowerLawFit",
+    "grokking.ScalingFit", "grokking.ScalingResult", "grokking.ComparisonRun",
+    "grokking.GrokfastComparison", "grokking.PowerLaw", "blending.ImageClassifier",
+    "blending.ImageDataset", "blending.ImageQuality", "blending.NoisePath",
+    "blending.SamplerComparison",
 }
 #: public names that are not callables of the API (constants, tables)
 #: (anything in ``__all__`` that is not a function or class is skipped automatically)
@@ -65,7 +71,53 @@ def fixtures() -> SimpleNamespace:
     f.mlp = blending.init_mlp(width=8, depth=2, seed=0)
     f.trained = blending.train_deblender(f.targets, steps=20, batch=8, width=8, depth=2)
     f.grid_density = blending.GridDensity(np.ones((4, 4)))
+    _newer_fixtures(f)
     return f
+
+
+class _ThresholdExecutor:
+    """Stands in for a process pool in a scaling sweep: a run generalises exactly when its
+    training set holds at least twice the group's order of pairs (no training happens), so
+    the sweep has a finite critical size for every order and its fit has points."""
+
+    def submit(self, function, config, threshold):
+        from concurrent.futures import Future
+
+        from explorer import grokking
+
+        size = round(config.train_fraction * config.p**2)
+        future = Future()
+        future.set_result(grokking.GridPointResult(
+            10.0 if size >= 2 * config.p else np.nan, 5.0, 1.0, False))
+        return future
+
+
+def _newer_fixtures(f) -> None:
+    """Fixtures of the public names added after the first registry (paper table, groups,
+    scaling, transformer, Grokfast comparison, image datasets, sampler comparison)."""
+    from explorer import blending, fractal, grokking
+
+    f.fractal_configuration = fractal.Configuration("tanh", "tanh, full batch")
+    f.paper_table = fractal.paper_table(quick=True, configurations=["identity"], width=2,
+                                        resolution=21, steps=21, zoom_depth=2)
+    f.group_fourier = grokking.group_fourier(np.arange(6.0), "symmetric:3")
+    f.scaling = grokking.scaling_sweep(["cyclic:5", "cyclic:7"], seeds=[0], steps=10,
+                                       multipliers=np.array([0.5, 1.0, 2.0, 4.0]), width=8,
+                                       executor=_ThresholdExecutor())
+    f.transformer = grokking.init_transformer(p=5, d_model=4, heads=2, d_mlp=4)
+    f.comparison = grokking.grokfast_comparison(["paper"], model="mlp", p=5, width=4, steps=4,
+                                                eval_every=2, batch_size=8)
+    f.digits = blending.image_dataset("digits").subset(np.arange(40))
+    f.digits_train, f.digits_held_out = f.digits.split(0.5, seed=0)
+    f.classifier = blending.train_classifier(f.digits_train.points, f.digits_train.labels,
+                                             steps=5, batch=8, width=8, report_every=5)
+    f.image_quality = blending.image_quality(f.digits_held_out.points[:6], f.digits_train,
+                                             f.digits_held_out, f.classifier)
+    f.labelled_exact = blending.ExactDeblender(f.targets, labels=np.arange(20) % 2)
+    f.mixture = blending.GaussianMixture(np.zeros((2, 2)), 1.0)
+    f.sampler_comparison = blending.compare_samplers(f.exact, f.x0, f.targets, T=(2, 4),
+                                                     methods=("euler",), repeats=1,
+                                                     n_directions=8)
 
 
 def _baselines(f) -> dict:
@@ -169,6 +221,7 @@ def _baselines(f) -> dict:
         "koopman.spectral_measure": dict(result=f.edmd, observable=f.observable),
         "koopman.SpectralMeasure.smoothed": dict(self=f.measure, angles=np.linspace(-3, 3, 5)),
         **_koopman_spectra_baselines(f),
+        **_newer_baselines(f),
         # blending
         "blending.MLP": dict(width=f.mlp.width, depth=f.mlp.depth, activation=f.mlp.activation,
                              params=f.mlp.params),
@@ -253,6 +306,115 @@ def _koopman_spectra_baselines(f) -> dict:
         "koopman.simulate": dict(name="duffing", steps=5, trajectories=2),
         "koopman.build_dictionary": dict(kind="monomials", size=2, X=f.X),
         "koopman.phase_portrait": dict(snapshots=f.snapshots),
+    }
+
+
+def _newer_baselines(f) -> dict:
+    """Baselines of the public names added after the first registry."""
+    import dataclasses
+
+    from explorer import blending, grokking
+
+    transformer_fields = {field.name: getattr(f.transformer, field.name)
+                          for field in dataclasses.fields(f.transformer)}
+    return {
+        # fractal: configurations, the paper's table, costs, zoom targets
+        "fractal.Configuration": dict(name="tanh", label="tanh, full batch"),
+        "fractal.Configuration.problem": dict(self=f.fractal_configuration, width=2, seed=0),
+        "fractal.Configuration.scan_options": dict(self=f.fractal_configuration),
+        "fractal.PaperRow.as_dict": dict(self=f.paper_table.rows[0]),
+        "fractal.PaperTable.as_dict": dict(self=f.paper_table),
+        "fractal.PaperTable.markdown": dict(self=f.paper_table),
+        "fractal.boundary_target": dict(scan_result=f.scan, near=None, zoom=4.0),
+        "fractal.box_counts": dict(boundary_mask=np.eye(24, dtype=bool), bins=3),
+        "fractal.find_zoom_target": dict(problem=f.problem, zoom_depth=2.0, resolution=21,
+                                         steps=21),
+        "fractal.minibatch_indices": dict(n_data=8, steps=21, minibatch=4, minibatch_seed=0),
+        "fractal.paper_table": dict(quick=True, configurations=["identity"], width=2,
+                                    resolution=21, steps=21, zoom_depth=2.0, seed=0),
+        "fractal.samples_for_ratio": dict(width=2, nonlinearity="tanh", dataset_param_ratio=1.0),
+        "fractal.scan_cost": dict(problem=f.problem, resolution=8, steps=21),
+        "fractal.steps_for_zoom": dict(zoom=2.0, base_steps=100),
+        "fractal.useful_flops": dict(problem=f.problem, steps=21, pixels=4),
+        "fractal.zoom_dimension": dict(problem=f.problem, center=(0.0, 0.0), zoom_depth=2.0,
+                                       resolution=21, steps=21),
+        # grokking: models, groups, scaling, Grokfast comparison, analysis
+        "grokking.Params.model": dict(self=f.params),
+        "grokking.TrainConfig.init_params": dict(self=f.config, p=5),
+        "grokking.GroupFourier.inverse": dict(self=f.group_fourier),
+        "grokking.canonical_group": dict(group="symmetric:3"),
+        "grokking.conjugacy_classes": dict(group="symmetric:3"),
+        "grokking.element_names": dict(group="symmetric:3"),
+        "grokking.group_fourier": dict(values=np.arange(6.0), group="symmetric:3"),
+        "grokking.group_inverses": dict(group="symmetric:3"),
+        "grokking.group_order": dict(group="symmetric:3"),
+        "grokking.group_table": dict(group="symmetric:3"),
+        "grokking.irreps": dict(group="symmetric:3"),
+        "grokking.is_abelian": dict(group="symmetric:3"),
+        "grokking.neuron_irreps": dict(params=f.params, group=f.task),
+        "grokking.ScalingResult.fit": dict(self=f.scaling, law="M log M"),
+        "grokking.candidate_sizes": dict(group="cyclic:5", multipliers=np.array([1.0, 2.0])),
+        "grokking.combine_scaling_results": dict(results=[f.scaling]),
+        "grokking.fit_power_law": dict(orders=np.array([5.0, 7.0]),
+                                       critical_sizes=np.array([10.0, 20.0])),
+        "grokking.fit_scaling_law": dict(orders=np.array([5.0, 7.0]),
+                                         critical_sizes=np.array([10.0, 20.0]), law="M log M"),
+        "grokking.scaling_sweep": dict(groups=["cyclic:5"], seeds=[0], steps=10,
+                                       multipliers=np.array([1.0, 2.0]), width=8),
+        "grokking.TransformerParams": transformer_fields,
+        "grokking.TransformerParams.model": dict(self=f.transformer),
+        "grokking.TransformerParams.stacked": dict(self=f.transformer),
+        "grokking.TransformerParams.from_stacked": dict(theta=f.transformer.stacked(), p=5,
+                                                        d_model=4, heads=2, d_mlp=4, layers=1),
+        "grokking.init_transformer": dict(p=5, d_model=4, heads=2, d_mlp=4),
+        "grokking.GrokfastComparison.steps": dict(self=f.comparison),
+        "grokking.GrokfastComparison.table": dict(self=f.comparison),
+        "grokking.GrokfastComparison.speedup": dict(self=f.comparison,
+                                                    label="paper: Grokfast-MA, wd 0.01",
+                                                    baseline="paper: baseline, wd 0"),
+        "grokking.comparison_run": dict(label="x", config=grokking.TrainConfig(p=5, width=4,
+                                                                                steps=4)),
+        "grokking.grokfast_comparison": dict(protocols=["paper"], model="mlp", p=5, width=4,
+                                             steps=4, eval_every=2, batch_size=8),
+        "grokking.grokfast_configs": dict(protocols=["paper"], model="mlp", p=5, width=4),
+        "grokking.power_law_fit": dict(x=np.array([1.0, 2.0]), y=np.array([2.0, 1.0])),
+        "grokking.smooth": dict(values=np.array([1.0, 2.0, 3.0]), window=2),
+        "grokking.summarise_over_seeds": dict(steps=np.array([[1.0, 2.0], [3.0, 4.0]])),
+        # blending: classes, mixtures, images, sampler comparison, noise paths
+        "blending.MLP.slots": dict(self=f.mlp, labels=None, n=3),
+        "blending.ExactDeblender.for_class": dict(self=f.labelled_exact, label=1),
+        "blending.GaussianMixture": dict(means=np.zeros((2, 2)), cov=1.0),
+        "blending.GaussianMixture.smoothing": dict(density=blending.TwoMoons(), components=4,
+                                                   bandwidth=0.15, seed=0),
+        "blending.GaussianMixture.sample": dict(self=f.mixture, n=5),
+        "blending.ImageClassifier.outputs": dict(self=f.classifier, points=f.digits.points[:4]),
+        "blending.ImageClassifier.features": dict(self=f.classifier, points=f.digits.points[:4]),
+        "blending.ImageClassifier.predict": dict(self=f.classifier, points=f.digits.points[:4]),
+        "blending.ImageClassifier.accuracy": dict(self=f.classifier, points=f.digits.points[:4],
+                                                  labels=f.digits.labels[:4]),
+        "blending.ImageDataset.subset": dict(self=f.digits, indices=np.array([0, 1])),
+        "blending.ImageDataset.split": dict(self=f.digits, train_fraction=0.5, seed=0),
+        "blending.ImageDataset.to_images": dict(self=f.digits, points=f.digits.points[:2]),
+        "blending.ImageQuality.summary": dict(self=f.image_quality),
+        "blending.SamplerComparison.curve": dict(self=f.sampler_comparison, method="euler"),
+        "blending.TrainedDeblender.smoothed_loss": dict(self=f.trained, points=5),
+        "blending.compare_samplers": dict(deblender=f.exact, x0=f.x0, target=f.targets,
+                                          T=(2, 4), methods=("euler",), repeats=1,
+                                          n_directions=8, seed=0),
+        "blending.frechet_distance": dict(a=f.x0, b=f.targets),
+        "blending.image_dataset": dict(name="digits"),
+        "blending.image_quality": dict(samples=f.digits_held_out.points[:6],
+                                       training=f.digits_train, held_out=f.digits_held_out,
+                                       classifier=f.classifier),
+        "blending.interpolate_noise": dict(start=np.array([1.0, 0.0]), end=np.array([0.0, 1.0]),
+                                           count=3),
+        "blending.memorised_fraction": dict(samples=f.x0, training=f.targets),
+        "blending.nearest_points": dict(points=f.x0, reference=f.targets),
+        "blending.noise_path": dict(deblender=f.exact, start=np.array([1.0, 0.0]),
+                                    end=np.array([0.0, 1.0]), count=3, T=4),
+        "blending.train_classifier": dict(points=f.digits_train.points,
+                                          labels=f.digits_train.labels, steps=5, batch=8,
+                                          seed=0, width=8, report_every=5),
     }
 
 

@@ -31,9 +31,16 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMING_FIELDS = {"seconds", "wall_time", "steps_per_second", "elapsed"}
 
 
+#: callables seeded through a config or their settings (``TrainConfig.seed``, ``**settings``)
+#: rather than by a parameter of their own
+SEEDED_THROUGH_CONFIG = {"grokking.train_from_config", "grokking.run_grid_point", "grokking.sweep",
+                         "grokking.comparison_run", "grokking.grokfast_comparison"}
+
+
 def seeded_keys() -> list[str]:
     return [key for key in registry.discover()
-            if {"seed", "minibatch_seed"} & set(parameters(key))
+            if ({"seed", "seeds", "minibatch_seed"} & set(parameters(key))
+                or key in SEEDED_THROUGH_CONFIG)
             and not key.startswith("distributed.")]  # compared with the local scan in test_distributed
 
 
@@ -70,7 +77,7 @@ def _feed(h, value, depth):
 
 def shifted(array: np.ndarray, offset: int) -> np.ndarray:
     """A copy of ``array`` whose data starts ``offset`` bytes into a fresh buffer."""
-    buffer = np.zeros(array.nbytes + 64, dtype=np.uint8)
+    buffer = np.zeros(array.nbytes + 128, dtype=np.uint8)
     start = (-buffer.ctypes.data) % 64 + offset  # 64-byte aligned, then shifted
     view = buffer[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
     view[...] = array
@@ -112,7 +119,9 @@ def fresh_digests():
 
 def test_seeded_callables_are_found():
     keys = seeded_keys()
-    assert {"fractal.make_problem", "grokking.train", "blending.train_deblender"} <= set(keys)
+    assert {"fractal.make_problem", "grokking.train", "blending.train_deblender",
+            "grokking.scaling_sweep", "grokking.grokfast_comparison"} <= set(keys)
+    assert SEEDED_THROUGH_CONFIG <= set(registry.discover())
 
 
 def test_same_bits_across_processes_repeats_alignments_and_threads(fresh_digests):

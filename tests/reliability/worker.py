@@ -78,7 +78,7 @@ def judge(key: str, parameter: str | None, args: dict) -> tuple[str, str]:
     if complex_cut:
         return "bad", f"complex input silently cut to real: {complex_cut[0].message}"
     found = battery.unflagged_nonfinite(result)
-    if found:
+    if found and not battery.nan_passes_through(key, args.get(parameter)):
         return "bad", f"unflagged non-finite value at {found}"
     problem = battery.equality_problem(result)
     if problem:
