@@ -7,7 +7,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
-    topics = sys.argv[1:] or ["fractal", "grokking", "koopman", "blending", "scale_out"]
+    topics = sys.argv[1:] or ["fractal", "grokking", "koopman", "koopman_piecewise", "blending",
+                              "scale_out", "cpu_levels"]
     failed = [t for t in topics if (HERE / f"{t}.py").exists()
               and subprocess.call([sys.executable, str(HERE / f"{t}.py")]) != 0]
     sys.exit(1 if failed else 0)

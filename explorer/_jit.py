@@ -21,6 +21,9 @@ Why these options
 - Cache directory: numba writes beside the sources; when the install directory is read-only
   (a system or Binder install) and ``NUMBA_CACHE_DIR`` is unset, we point numba at a per-user
   cache so that import never fails.
+- CPU level: with ``EXPLORER_NUMBA_CACHE_BASE`` set (Binder, a shared image),
+  :mod:`explorer._cpu` picks the best prebuilt portable cache the CPU can run (``x86-64-v3``,
+  ``x86-64-v2`` or ``generic``) before numba reads its configuration.
 - Threading layer: ``omp`` is preferred because ``workqueue`` aborts when several Python
   threads (a Dask worker's, a widget's background thread) enter parallel regions at once.
 """
@@ -32,21 +35,14 @@ import stat
 import tempfile
 from pathlib import Path
 
+from explorer._cpu import configure as _configure_cpu_level
+from explorer._cpu import writable as _writable
+
 #: LLVM fast-math flags that keep IEEE NaN/inf semantics (no ``nnan``, no ``ninf``) and the
 #: written order of every sum (no ``reassoc``), so results are the same bits everywhere.
 SAFE_FASTMATH = frozenset({"nsz", "arcp", "contract", "afn"})
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def _writable(directory: Path) -> bool:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-        return True
-    except OSError:
-        return False
 
 
 def user_cache_dir() -> Path:
@@ -65,7 +61,7 @@ def user_cache_dir() -> Path:
 
 
 def _configure_environment() -> None:
-    # a real write where numba writes: os.access says yes to root even where writes fail
+    _configure_cpu_level()
     if not os.environ.get("NUMBA_CACHE_DIR") and not _writable(_PACKAGE_DIR / "__pycache__"):
         os.environ["NUMBA_CACHE_DIR"] = str(user_cache_dir())
     os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb workqueue")
@@ -78,6 +74,9 @@ import numba  # noqa: E402  (the environment above must be set before numba read
 # numba may already have been imported by the user; make sure its config agrees.
 if os.environ.get("NUMBA_CACHE_DIR"):
     numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+if os.environ.get("NUMBA_CPU_NAME"):
+    numba.config.CPU_NAME = os.environ["NUMBA_CPU_NAME"]
+    numba.config.CPU_FEATURES = os.environ.get("NUMBA_CPU_FEATURES", numba.config.CPU_FEATURES)
 
 _COMMON = {"cache": True, "nogil": True, "fastmath": set(SAFE_FASTMATH), "error_model": "numpy"}
 

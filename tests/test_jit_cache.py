@@ -4,6 +4,10 @@ Each test copies the ``explorer`` package into a temporary folder, makes it read
 imports it in a fresh interpreter with ``NUMBA_CACHE_DIR`` unset. Root ignores permission
 bits, so when the suite runs as root the interpreter runs as ``nobody`` (via ``setpriv``);
 otherwise a read-only package could not be simulated without a read-only mount.
+
+The last test is a shared image (Binder, JupyterHub): a cache prebuilt for a portable CPU
+level in a read-only folder named by ``EXPLORER_NUMBA_CACHE_BASE`` is used by another account
+without compiling again (``explorer._cpu``).
 """
 
 from __future__ import annotations
@@ -114,3 +118,55 @@ def test_explicit_numba_cache_dir_is_respected(sandbox):
     report = _probe(sandbox, NUMBA_CACHE_DIR=str(chosen))
     assert report["env_cache_dir"] == str(chosen)
     assert Path(report["cache_dir"]) == chosen
+
+
+PREBUILT_PROBE = textwrap.dedent("""
+    import json, os, sys
+    import explorer._jit  # picks the level and the cache before numba reads its settings
+    import numba
+    import probe_kernel
+    probe_kernel.double(3.0)
+    stats = probe_kernel.double.stats
+    print(json.dumps({"cpu_name": numba.config.CPU_NAME, "cpu_features": numba.config.CPU_FEATURES,
+                      "cache_dir": numba.config.CACHE_DIR, "hits": sum(stats.cache_hits.values()),
+                      "misses": sum(stats.cache_misses.values())}))
+""")
+
+
+def test_read_only_prebuilt_cache_is_used_without_recompiling(sandbox):
+    """A shared image: caches prebuilt per CPU level in a read-only folder (EXPLORER_NUMBA_CACHE_BASE)."""
+    kernels = _make_tree(sandbox["top"] / "kernels", 0o755, None)  # a tiny cached kernel of our own
+    (kernels / "probe_kernel.py").write_text(
+        "from explorer._jit import njit_cached\n\n\n@njit_cached\ndef double(x):\n    return 2.0 * x\n")
+    base = sandbox["top"] / "prebuilt"
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("NUMBA_", "XDG_", "EXPLORER_")) and key not in ("PYTHONPATH", "TMPDIR")}
+    env.update(PYTHONPATH=f"{sandbox['site']}{os.pathsep}{kernels}", PYTHONDONTWRITEBYTECODE="1",
+               EXPLORER_NUMBA_CACHE_BASE=str(base))
+    # the image build: compile for the portable "generic" level into <base>/generic
+    build = subprocess.run([sys.executable, "-c", PREBUILT_PROBE],
+                           env={**env, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(base / "generic"),
+                                "HOME": str(sandbox["top"] / "builder")},
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert json.loads(build.stdout.splitlines()[-1])["misses"] == 1
+    built = sorted(path.relative_to(base) for path in base.rglob("*"))
+    for path in [base, *base.rglob("*")]:  # chmod -R a-w,a+rX
+        path.chmod((path.stat().st_mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+                    | (0o111 if path.is_dir() else 0)) & ~0o222)
+    # a user of the image: another account, the folder read-only
+    report = _probe_prebuilt(sandbox, env)
+    assert report["cpu_name"] == "generic" and report["cpu_features"] == ""
+    assert Path(report["cache_dir"]) == sandbox["home"] / ".cache" / "explorer" / "numba-generic"
+    assert (report["hits"], report["misses"]) == (1, 0), "the prebuilt kernel was compiled again"
+    assert sorted(path.relative_to(base) for path in base.rglob("*")) == built
+
+
+def _probe_prebuilt(box, env) -> dict:
+    command = [sys.executable, "-c", PREBUILT_PROBE]
+    if AS_ROOT:
+        command = [SETPRIV, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", *command]
+    result = subprocess.run(command, env={**env, "HOME": str(box["home"]), "TMPDIR": str(box["tmp"])},
+                            cwd=box["top"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -32,9 +32,12 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
+from collections.abc import Callable
 
 import ipywidgets as widgets
+
+from explorer.apps import _static
 
 log = logging.getLogger("explorer.apps")
 
@@ -189,7 +192,7 @@ class Run:
     Passed to the ``work`` function given to :meth:`App.start`.
     """
 
-    def __init__(self, app: "App", label: str):
+    def __init__(self, app: App, label: str):
         self._app = app
         self.label = label
         self.started = time.perf_counter()
@@ -279,6 +282,9 @@ class App(widgets.VBox):
     #: Label of the button that starts :meth:`run` (it turns into Stop while running); None:
     #: the view has no run button.
     RUN_LABEL: ClassVar[str | None] = None
+    #: Whether displaying the view also writes a static copy of its figure below it, which a
+    #: saved notebook shows without a kernel (see :mod:`explorer.apps._static`).
+    STATIC_COPY: ClassVar[bool] = True
 
     def __init__(self, **defaults):
         unknown = sorted(set(defaults) - set(self.CONTROLS))
@@ -304,7 +310,9 @@ class App(widgets.VBox):
         self._traces: dict[str, int] = {}
         self.figure = self.build_figure()
         self._index_traces()
-        super().__init__(children=[*self.layout(), self.status])
+        self._static_copy: _static.StaticCopy | None = None
+        hide_copy = widgets.HTML(_static.HIDE_COPY_STYLE, layout={"display": "none"})
+        super().__init__(children=[*self.layout(), self.status, hide_copy])
         self.add_class("explorer-app")
         self.controls[self.primary_control].add_class("explorer-primary")  # browser tests find it
         for name, spec in self.CONTROLS.items():
@@ -334,6 +342,20 @@ class App(widgets.VBox):
     def run(self) -> Callable[[Run], None]:
         """Validate the settings and return the work of the run button: ``work(run)``."""
         raise NotImplementedError(f"{type(self).__name__} has no run")
+
+    def _ipython_display_(self) -> None:
+        """Display the live view and, below it, the static copy of its figure."""
+        from IPython.display import display
+
+        # plotly sends a FigureWidget's current data to the browser only when the figure itself
+        # is displayed; inside a view it is not, and changes made before display would be lost
+        # wherever the browser connects later (Voila, a reloaded page)
+        self.figure._repr_mimebundle_()
+        display(self._repr_mimebundle_(), raw=True)
+        if self.STATIC_COPY and _static.wanted():
+            if self._static_copy is None:
+                self._static_copy = _static.StaticCopy(self.figure)
+            self._static_copy.display()
 
     # -- controls -------------------------------------------------------------------------
     def values(self) -> dict[str, Any]:

@@ -5,9 +5,14 @@ token, serves a temporary copy of ``notebooks/`` (its saves never reach the repo
 throw-away Jupyter config/data/runtime/settings/workspace tree (nothing leaks into or out of
 ``~/.jupyter``), autosave off, the news toast and its plugin disabled, every notebook cell kept
 in the DOM (``windowingMode: none``) and ``EXPLORER_QUICK=1`` so the lessons run fast.
-``EXPLORER_BROWSER_NOTEBOOK_DIR`` points the tests at another folder of notebooks (to develop
-the tests themselves); ``tests/browser/screenshots.py`` sets ``EXPLORER_BROWSER_QUICK=0`` and
+``EXPLORER_BROWSER_NOTEBOOK_DIR`` (and ``EXPLORER_BROWSER_DASHBOARD_DIR``) point the tests at
+another folder of notebooks (dashboards) to develop the tests themselves;
+``tests/browser/screenshots.py`` sets ``EXPLORER_BROWSER_QUICK=0`` and
 ``EXPLORER_BROWSER_RENDER=1`` to take full-quality pictures for ``docs/``.
+
+``voila_server`` serves a copy of ``dashboards/`` the same way (loopback, random token). The
+times the tests measure (``measure.LATENCY``) are merged into
+``tests/artifacts/browser/latency.json`` when the session ends.
 
 Chromium is Debian's (``/usr/bin/chromium``); no browser is ever downloaded. Without one the
 tests skip, or fail when ``EXPLORER_REQUIRE_BROWSER=1`` (set by ``.ci/run``).
@@ -28,9 +33,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.measure import LATENCY
+
 ROOT = Path(__file__).resolve().parents[2]
 #: the notebooks under test (override to develop against another folder)
 NOTEBOOK_DIR = Path(os.environ.get("EXPLORER_BROWSER_NOTEBOOK_DIR") or ROOT / "notebooks").resolve()
+#: the dashboards under test (and the one-view notebooks test_reopen.py saves and reopens)
+DASHBOARD_DIR = Path(os.environ.get("EXPLORER_BROWSER_DASHBOARD_DIR") or ROOT / "dashboards").resolve()
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 CHROMIUM = "/usr/bin/chromium"
 # the network is closed: without these Chromium keeps retrying Google services
@@ -40,6 +49,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-dev-shm-usage", "--metrics-recording-only", "--no-default-browser-check",
                  "--mute-audio", "--hide-scrollbars"]
 LAB_START_SECONDS = 90
+LATENCY_FILE = ARTIFACTS / "latency.json"
 #: notebooks run with EXPLORER_QUICK=1 unless EXPLORER_BROWSER_QUICK=0 (screenshots.py, for docs/)
 QUICK = os.environ.get("EXPLORER_BROWSER_QUICK", "1") != "0"
 
@@ -80,10 +90,11 @@ def _write_json(path: Path, data) -> None:
 
 
 class LabServer:
-    """A running ``jupyter lab``: ``url(path)`` gives an authenticated address."""
+    """A running ``jupyter lab``: ``url(path)`` gives an authenticated address; ``root`` is the
+    folder it serves (a copy)."""
 
-    def __init__(self, process: subprocess.Popen, port: int, token: str, log: Path):
-        self.process, self.port, self.token, self.log = process, port, token, log
+    def __init__(self, process: subprocess.Popen, port: int, token: str, log: Path, root: Path):
+        self.process, self.port, self.token, self.log, self.root = process, port, token, log, root
         self.base = f"http://127.0.0.1:{port}"
 
     def url(self, path: str) -> str:
@@ -141,18 +152,22 @@ def lab_server(chromium_path, tmp_path_factory) -> LabServer:
                "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False"]
     if os.getuid() == 0:
         command.append("--allow-root")
+    yield from _serve(LabServer, "jupyter lab", command, env, port, token, log, served)
+
+
+def _serve(kind, name: str, command: list[str], env: dict, port: int, token: str, log: Path, served: Path):
+    """Start ``command`` serving ``served``; yield a ``kind`` once it answers, stop it afterwards."""
     with log.open("w") as log_file:
         process = subprocess.Popen(command, cwd=served, env=env, stdout=log_file,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    server = LabServer(process, port, token, log)
+    server = kind(process, port, token, log, served)
     try:
         deadline = time.monotonic() + LAB_START_SECONDS
         while not server.answers():
             if process.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {process.returncode}:\n{server.log_tail()}",
-                            pytrace=False)
+                pytest.fail(f"{name} exited with {process.returncode}:\n{server.log_tail()}", pytrace=False)
             if time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not answer in {LAB_START_SECONDS} s:\n{server.log_tail()}",
+                pytest.fail(f"{name} did not answer in {LAB_START_SECONDS} s:\n{server.log_tail()}",
                             pytrace=False)
             time.sleep(0.25)
         yield server
@@ -179,7 +194,7 @@ def browser(chromium_path):
 
 
 @pytest.fixture
-def page(browser, lab_server):
+def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -191,3 +206,49 @@ def page(browser, lab_server):
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def latency_report():
+    """Merge this session's timings into latency.json (entries of notebooks not run are kept)."""
+    yield LATENCY
+    if not any(LATENCY.values()):
+        return
+    try:
+        saved = json.loads(LATENCY_FILE.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    for kind, entries in LATENCY.items():
+        saved.setdefault(kind, {}).update({name: {**entry, "measured": stamp}
+                                           for name, entry in entries.items()})
+    _write_json(LATENCY_FILE, saved)
+
+
+class VoilaServer(LabServer):
+    """A running ``voila`` over a folder of dashboards: ``url(path)`` gives an authenticated address."""
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url(""), timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+
+@pytest.fixture(scope="session")
+def voila_server(chromium_path, tmp_path_factory) -> VoilaServer:
+    home = tmp_path_factory.mktemp("voila")
+    served = home / "dashboards"
+    shutil.copytree(DASHBOARD_DIR, served, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "voila.log"
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
+           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
+           "JUPYTER_PLATFORM_DIRS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    env.pop("JUPYTER_PATH", None)
+    env.pop("EXPLORER_QUICK", None)  # a dashboard is what students get: full settings
+    command = [sys.executable, "-m", "voila", str(served), "--no-browser", "--Voila.ip=127.0.0.1",
+               f"--port={port}", f"--token={token}", "--Voila.port_retries=0"]
+    yield from _serve(VoilaServer, "voila", command, env, port, token, log, served)

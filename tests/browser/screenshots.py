@@ -29,6 +29,8 @@ PICTURES = {
     "02_grokking": "grokking",
     "03_koopman": "koopman",
     "04_diffusion_blending": "blending",
+    "06_blending_images": "blending_images",
+    "07_groups": "groups",
 }
 
 
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_run:
         env = {**os.environ, "EXPLORER_BROWSER_RENDER": "0" if args.preview else "1",
-               "EXPLORER_BROWSER_QUICK": "1" if args.quick else "0"}
+               "EXPLORER_BROWSER_QUICK": "1" if args.quick else "0",
+               "EXPLORER_BROWSER_CHECK_PREVIEWS": "0"}  # pictures only: `make test` times the previews
         selection = " or ".join(f"[{stem}]" for stem in wanted)
         command = [sys.executable, "-m", "pytest", "tests/browser/test_lab.py", "-q",
                    "-p", "no:cacheprovider", "-k", selection]

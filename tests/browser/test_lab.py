@@ -3,9 +3,14 @@
 Per notebook: open it, run all cells (``runmenu:run-all``), wait until every code cell has
 run, check no cell raised and no view reports an error, then for every explorer view
 (``.explorer-app``) check its plotly figure drew, move its main control (``.explorer-primary``)
-with the keyboard and wait until the drawn figure's data changes. Screenshots go to
-``tests/artifacts/browser/<notebook>.png`` (the page) and ``<notebook>-view.png`` (the
-first view). Notebooks without a view (the tour) are only checked to run cleanly.
+with the keyboard a few times and wait each time until the drawn figure's data changes.
+Screenshots go to ``tests/artifacts/browser/<notebook>.png`` (the page) and
+``<notebook>-view.png`` (the first view). Notebooks without a view (the tour) are only checked
+to run cleanly.
+
+Timed (see ``measure.py``; saved to ``tests/artifacts/browser/latency.json``): "Run all" to the
+first drawn figure, and each preview, from the key press to the frame showing the new figure.
+A view whose median preview takes longer than 1 s fails.
 """
 
 from __future__ import annotations
@@ -17,28 +22,28 @@ import time
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, NOTEBOOK_DIR, QUICK
+from tests.browser.measure import (
+    FIGURE_CHANGED,
+    FIGURE_DRAWN,
+    FIGURE_FINGERPRINT,
+    FIND_PANEL,
+    FIRST_FIGURE_TIME,
+    LATENCY,
+    check_previews,
+    move_primary_control,
+    screenshot_whole,
+    time_moves,
+)
 
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 OPEN_SECONDS = 60
 RUN_SECONDS = 240 if QUICK else 1800  # all cells of one notebook
-CHANGE_SECONDS = 60  # a control move until the figure shows new data
+CHANGE_SECONDS = 60  # until a view's figure is drawn
 RENDER_SECONDS = 600  # EXPLORER_BROWSER_RENDER=1: a full-quality render for docs/
 
 pytestmark = pytest.mark.browser
 
 # -- JavaScript run in the page (window.jupyterapp exists: --LabApp.expose_app_in_browser) --
-
-FIND_PANEL = """
-(path) => {
-  const app = window.jupyterapp;
-  if (!app || !app.shell) return null;
-  for (const widget of Array.from(app.shell.widgets('main'))) {
-    if (widget.context && widget.context.path === path && widget.content && widget.sessionContext)
-      return widget;
-  }
-  return null;
-}
-"""
 
 NOTEBOOK_READY = f"""
 (path) => {{
@@ -57,7 +62,7 @@ async (path) => {{
   await panel.sessionContext.ready;
   // do not await: the command resolves only when every cell has run; we poll instead
   app.commands.execute('runmenu:run-all').catch((error) => {{ window.__runAllError = String(error); }});
-  return true;
+  return performance.now();
 }}
 """
 
@@ -107,41 +112,6 @@ CELL_PROBLEMS = f"""
 
 COUNT_VIEWS = f"""(path) => ({FIND_PANEL})(path).node.querySelectorAll('.explorer-app').length"""
 
-# a digest of the data the browser drew: every trace's x/y/z as plotly.js holds them
-FIGURE_FINGERPRINT = f"""
-([path, index]) => {{
-  const view = ({FIND_PANEL})(path).node.querySelectorAll('.explorer-app')[index];
-  const plot = view && view.querySelector('.js-plotly-plot');
-  if (!plot || !Array.isArray(plot.data) || !plot.querySelector('.main-svg')) return null;
-  const plain = (value) => (ArrayBuffer.isView(value) ? Array.from(value)
-                            : Array.isArray(value) ? value.map(plain) : value);
-  const text = JSON.stringify(plot.data.map((trace) => [trace.type, plain(trace.x), plain(trace.y),
-                                                        plain(trace.z)]));
-  let hash = 2166136261;  // FNV-1a
-  for (let i = 0; i < text.length; i++) {{ hash ^= text.charCodeAt(i); hash = Math.imul(hash, 16777619); }}
-  return `${{plot.data.length}}:${{text.length}}:${{(hash >>> 0).toString(16)}}`;
-}}
-"""
-
-FIGURE_CHANGED = f"""
-([path, index, before]) => {{
-  const now = ({FIGURE_FINGERPRINT})([path, index]);
-  return now !== null && now !== before;
-}}
-"""
-
-# the drawn figure has a visible, non-empty plot area
-FIGURE_DRAWN = f"""
-([path, index]) => {{
-  const view = ({FIND_PANEL})(path).node.querySelectorAll('.explorer-app')[index];
-  const plot = view && view.querySelector('.js-plotly-plot');
-  if (!plot || !plot._fullData || plot._fullData.length === 0) return false;
-  const svg = plot.querySelector('.main-svg');
-  const box = svg && svg.getBoundingClientRect();
-  return !!box && box.width > 50 && box.height > 50;
-}}
-"""
-
 SHUTDOWN = f"""
 async (path) => {{
   const panel = ({FIND_PANEL})(path);
@@ -162,7 +132,8 @@ def dismiss_dialogs(page) -> None:
             close.click()
 
 
-def open_and_run(page, lab_server, name: str, workspace: str) -> None:
+def open_notebook(page, lab_server, name: str, workspace: str) -> None:
+    """Open ``name`` in its own workspace and wait until its kernel is idle."""
     # a workspace of its own, so the page does not reopen (and restart kernels for) earlier notebooks
     page.goto(lab_server.url(f"lab/workspaces/{workspace}/tree/{name}"))
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=OPEN_SECONDS * 1000)
@@ -175,49 +146,24 @@ def open_and_run(page, lab_server, name: str, workspace: str) -> None:
         waited += 250
         assert waited < deadline_ms, f"{name}: notebook or kernel not ready after {OPEN_SECONDS} s"
     dismiss_dialogs(page)
-    page.evaluate(RUN_ALL, name)
+
+
+def open_and_run(page, lab_server, name: str, workspace: str) -> dict:
+    """Open ``name``, run all cells, check none failed; returns how long it took (seconds)."""
+    open_notebook(page, lab_server, name, workspace)
+    started = page.evaluate(RUN_ALL, name)
+    # the first frame with a drawn view, or -1 if every cell ran without one
+    first = page.wait_for_function(
+        f"(path) => ({FIRST_FIGURE_TIME})(path) || (({CELLS_PENDING})(path) === null ? -1 : null)",
+        arg=name, timeout=RUN_SECONDS * 1000, polling="raf").json_value()
     page.wait_for_function(f"(path) => ({CELLS_PENDING})(path) === null", arg=name,
                            timeout=RUN_SECONDS * 1000, polling=250)
+    finished = page.evaluate("() => performance.now()")
     assert page.evaluate("() => window.__runAllError || null") is None
     problems = page.evaluate(CELL_PROBLEMS, name)
     assert not problems, f"{name}:\n" + "\n".join(problems)
-
-
-def move_primary_control(view) -> str:
-    """Move the view's ``.explorer-primary`` control one step with the keyboard; returns how."""
-    control = view.locator(".explorer-primary").first
-    handle = control.locator(".noUi-handle")
-    if handle.count():  # IntSlider, FloatSlider, FloatLogSlider, SelectionSlider
-        handle = handle.first
-        now, top = handle.get_attribute("aria-valuenow"), handle.get_attribute("aria-valuemax")
-        try:
-            at_max = float(now) >= float(top)
-        except (TypeError, ValueError):
-            at_max = False
-        key = "ArrowLeft" if at_max else "ArrowRight"
-        handle.focus()
-        handle.press(key)
-        return f"slider {key}"
-    select = control.locator("select")
-    if select.count():  # Dropdown
-        select = select.first
-        before = select.input_value()
-        options = select.locator("option").evaluate_all("(nodes) => nodes.map((n) => n.value)")
-        select.focus()
-        select.press("ArrowUp" if before == options[-1] else "ArrowDown")
-        if select.input_value() == before:  # headless builds may ignore keys on a closed select
-            select.select_option(options[(options.index(before) + 1) % len(options)])
-        return "dropdown"
-    checkbox = control.locator("input[type=checkbox]")
-    if checkbox.count():
-        checkbox.first.focus()
-        checkbox.first.press("Space")
-        return "checkbox"
-    buttons = control.locator("button:not(.mod-active)")
-    if buttons.count():  # ToggleButtons
-        buttons.first.click()
-        return "toggle buttons"
-    raise AssertionError(f"do not know how to move the primary control: {control.get_attribute('class')}")
+    return {"run_all_to_first_figure_s": None if first < 0 else round((first - started) / 1000, 2),
+            "run_all_seconds": round((finished - started) / 1000, 1)}
 
 
 def render_full_quality(page, view, name: str, index: int) -> None:
@@ -240,28 +186,14 @@ def render_full_quality(page, view, name: str, index: int) -> None:
     raise AssertionError(f"{name} view {index}: the render did not settle in {RENDER_SECONDS} s")
 
 
-def screenshot_whole(page, element, path) -> None:
-    """Screenshot ``element`` whole: a view taller than the window would be cut by Lab's chrome."""
-    viewport = page.viewport_size
-    height = element.bounding_box()["height"]
-    if height + 250 > viewport["height"]:
-        page.set_viewport_size({"width": viewport["width"], "height": int(height) + 300})
-    try:
-        element.scroll_into_view_if_needed()
-        page.evaluate("() => document.activeElement && document.activeElement.blur()")  # no focus ring
-        page.wait_for_timeout(300)  # let plotly finish drawing (it redraws on resize)
-        element.screenshot(path=path)
-    finally:
-        page.set_viewport_size(viewport)
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_in_jupyterlab(page, lab_server, path):
     name = path.relative_to(NOTEBOOK_DIR).as_posix()
     views_in_page = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .explorer-app")
     try:
-        open_and_run(page, lab_server, name, workspace=f"test-{path.stem}")
+        timing = open_and_run(page, lab_server, name, workspace=f"test-{path.stem}")
         views = page.evaluate(COUNT_VIEWS, name)
+        timing["views"] = []
         for index in range(views):
             view = views_in_page.nth(index)
             view.scroll_into_view_if_needed()
@@ -270,22 +202,17 @@ def test_notebook_in_jupyterlab(page, lab_server, path):
             except Exception as error:
                 raise AssertionError(f"{name} view {index}: no plotly figure drew in {CHANGE_SECONDS} s "
                                      "(is anywidget's lab extension installed in this env?)") from error
-            before = page.evaluate(FIGURE_FINGERPRINT, [name, index])
-            how = move_primary_control(view)
-            try:
-                page.wait_for_function(FIGURE_CHANGED, arg=[name, index, before],
-                                       timeout=CHANGE_SECONDS * 1000, polling=200)
-            except Exception as error:
-                raise AssertionError(f"{name} view {index}: the figure did not change within "
-                                     f"{CHANGE_SECONDS} s of moving its primary control ({how})") from error
+            timing["views"].append(time_moves(page, view, name, index, move_primary_control))
             problems = page.evaluate(CELL_PROBLEMS, name)
             assert not problems, f"{name} after moving view {index}:\n" + "\n".join(problems)
+        LATENCY["lab"][path.stem] = {"quick": QUICK, **timing}
         if views:
             first = views_in_page.first
             if os.environ.get("EXPLORER_BROWSER_RENDER") == "1":  # pictures for docs/
                 render_full_quality(page, first, name, 0)
             screenshot_whole(page, first, ARTIFACTS / f"{path.stem}-view.png")
         page.screenshot(path=ARTIFACTS / f"{path.stem}.png", full_page=True)
+        check_previews(name, timing["views"])
     except BaseException:
         try:
             page.screenshot(path=ARTIFACTS / f"{path.stem}-failure.png", full_page=True, timeout=10_000)
@@ -295,5 +222,5 @@ def test_notebook_in_jupyterlab(page, lab_server, path):
     finally:
         try:  # free the kernel's memory and cores for the next notebook
             page.evaluate(SHUTDOWN, name)
-        except Exception:
-            pass  # the server's teardown shuts every kernel down anyway
+        except Exception:  # noqa: BLE001  (the server's teardown shuts every kernel down anyway)
+            pass
