@@ -34,6 +34,21 @@ def test_tiled_scan_equals_local_scan_bit_for_bit(client, phase_space):
     assert len(arrived) == len(distributed.tiles(local.measure.shape, 16)) == 3 * 2
 
 
+@pytest.mark.parametrize("name", ["tanh_minibatch", "tanh_single_datapoint", "identity",
+                                  "tanh_paraminit_shifted"])
+def test_every_configuration_tiles_to_the_same_bits(client, name):
+    from explorer.fractal import CONFIGURATIONS
+
+    configuration = CONFIGURATIONS[name]
+    problem = configuration.problem(width=4, seed=1)
+    options = {**configuration.scan_options(), "minibatch_seed": 7}
+    window = dict(x_range=(-2, 3), y_range=(-1, 4), resolution=(21, 18), steps=40)
+    tiled = distributed.scan(problem, **window, **options, client=client, tile=8)
+    local = scan(problem, **window, **options)
+    np.testing.assert_array_equal(tiled.measure, local.measure)
+    assert (tiled.minibatch, tiled.minibatch_seed) == (local.minibatch, local.minibatch_seed)
+
+
 def test_tiles_cover_the_grid_once():
     cover = np.zeros((29, 37), int)
     for rows, cols in distributed.tiles(cover.shape, 8):
@@ -93,3 +108,174 @@ def test_sweep_equals_sequential_runs(client):
 def test_sweep_validates_the_whole_grid_first():
     with pytest.raises(ValueError, match="weight_decay"):
         distributed.sweep({"weight_decay": [0.0, -1.0]}, p=11, width=8, steps=10)
+
+
+# -- arguments are checked before any cluster starts (issue 10) -------------------------------
+@pytest.mark.parametrize("call", [distributed.scan, distributed.sweep])
+@pytest.mark.parametrize("n_workers", [-1, 0, 2.5, 10**6])
+def test_worker_counts_out_of_bounds_are_refused_at_once(call, n_workers):
+    arguments = ((make_problem(width=2),) if call is distributed.scan else ({"weight_decay": [0.0]},))
+    with pytest.raises(ValueError, match=rf"n_workers must be an integer in \[1, 1024\], got {n_workers}"):
+        call(*arguments, n_workers=n_workers, **({} if call is distributed.scan else {"p": 5}))
+
+
+@pytest.mark.parametrize("name", ["callback", "on_tile", "should_stop"])
+def test_scan_callbacks_must_be_callable_before_work_starts(name):
+    with pytest.raises(TypeError, match=f"{name} must be callable"):
+        distributed.scan(make_problem(width=2), resolution=8, steps=21, **{name: 5})
+
+
+@pytest.mark.parametrize("name", ["on_point", "should_stop"])
+def test_sweep_callbacks_must_be_callable_before_work_starts(name):
+    with pytest.raises(TypeError, match=f"{name} must be callable"):
+        distributed.sweep({"weight_decay": [0.0]}, p=5, steps=10, **{name: "later"})
+
+
+def test_a_client_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="client must be a Client or None, got str"):
+        distributed.scan(make_problem(width=2), resolution=8, steps=21, client="tcp://host:8786")
+    with pytest.raises(TypeError, match="client must be a Client"):
+        distributed.sweep({"weight_decay": [0.0]}, p=5, client=object())
+    with pytest.raises(ValueError, match="cache_dir must be an existing directory"):
+        distributed.scan(make_problem(width=2), resolution=8, steps=21, cache_dir="/no/such/place")
+
+
+def test_scan_accepts_every_argument_of_the_local_scan():
+    import inspect
+
+    local = inspect.signature(scan).parameters
+    tiled = inspect.signature(distributed.scan).parameters
+    for name, parameter in local.items():
+        assert name in tiled, f"distributed.scan lacks {name!r}"
+        assert tiled[name].default == parameter.default, name
+
+
+# -- the callback protocol, resumable tiles, progress -----------------------------------------
+def test_callback_sees_partial_scans_and_stops_the_scan(client):
+    problem = make_problem(width=4)
+    partials = []
+
+    def callback(partial):
+        partials.append(partial.finished.sum())
+        return len(partials) == 2
+
+    stopped = distributed.scan(problem, resolution=32, steps=30, client=client, tile=8,
+                               callback=callback)
+    assert len(partials) == 2 and partials[0] <= partials[1] < 32 * 32
+    assert stopped.stopped_early and np.isnan(stopped.measure).any()
+    done = stopped.finished
+    np.testing.assert_array_equal(stopped.measure[done], scan(problem, resolution=32, steps=30).measure[done])
+
+
+def test_an_interrupted_scan_resumes_from_the_tiles_on_disk(client, tmp_path):
+    problem = make_problem(width=4, seed=5)
+    window = dict(x_range=(-1, 4), y_range=(-1, 4), resolution=40, steps=30)
+    interrupted = distributed.scan(problem, **window, client=client, tile=8, cache_dir=tmp_path,
+                                   callback=lambda partial: partial.finished.sum() >= 3 * 64)
+    assert interrupted.stopped_early
+    finished_before = interrupted.finished.sum()
+    computed = []
+    resumed = distributed.scan(problem, **window, client=client, tile=8, cache_dir=tmp_path,
+                               on_tile=lambda rows, cols, measure: computed.append((rows, cols)))
+    assert 8 * 8 * len(computed) + finished_before == 40 * 40  # only the missing tiles ran
+    np.testing.assert_array_equal(resumed.measure, scan(problem, **window).measure)
+    again = []
+    distributed.scan(problem, **window, client=client, tile=8, cache_dir=tmp_path,
+                     on_tile=lambda *tile: again.append(tile))
+    assert again == []  # everything came from disk
+    other = []
+    distributed.scan(problem, **{**window, "steps": 31}, client=client, tile=8, cache_dir=tmp_path,
+                     on_tile=lambda *tile: other.append(tile))
+    assert len(other) == 25  # another setting, another key: nothing reused
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_progress_prints_tiles_and_the_time_left(client, capsys):
+    distributed.scan(make_problem(width=4), resolution=32, steps=30, client=client, tile=16,
+                     progress=True)
+    err = capsys.readouterr().err
+    assert "tiles 4/4 (100% of pixels)" in err
+
+
+def test_stop_takes_effect_while_a_long_tile_is_still_running(client):
+    """Checkpoints come every ~0.5 s even when no tile finishes (issue 13 #6)."""
+    checks = []
+    stopped = distributed.scan(make_problem(width=16), (-3, -2), (-3, -2), resolution=24, steps=400,
+                               client=client, tile=24, callback=lambda partial: checks.append(1) or True)
+    assert checks == [1] and stopped.stopped_early and np.isnan(stopped.measure).all()
+
+
+# -- zoom videos: frames as tiles, following the boundary, resumable --------------------------
+def test_a_zoom_video_follows_the_boundary_and_equals_local_scans(client):
+    from explorer.fractal import boundary
+    from explorer.fractal.video import render_zoom
+
+    problem = make_problem(width=4, seed=2)
+    video = render_zoom(problem, zoom=64, frames=4, resolution=32, steps=60, client=client, tile=16)
+    assert video.measures.shape == (4, 32, 32) and not video.stopped_early
+    np.testing.assert_allclose(video.zooms, 4.0 ** np.arange(4))
+    for index, window in enumerate(video.windows):
+        local = scan(problem, *window, resolution=32, steps=60)
+        np.testing.assert_array_equal(video.measures[index], local.measure)
+        assert boundary(local.measure).any()  # the boundary stays in view at every depth
+        if index:
+            previous = scan(problem, *video.windows[index - 1], resolution=32, steps=60)
+            centre = video.centres[index]
+            assert np.abs(previous.boundary_points() - centre).sum(axis=1).min() < 1e-12
+            assert np.mean(window.x_range) == pytest.approx(centre[0])
+
+
+def test_an_interrupted_zoom_video_resumes_without_redoing_finished_frames(client, tmp_path):
+    from explorer.fractal.video import render_zoom
+
+    problem = make_problem(width=4, seed=2)
+    settings = dict(zoom=27, frames=4, resolution=32, steps=40, client=client, tile=16,
+                    cache_dir=tmp_path)
+    stopped = render_zoom(problem, **settings, callback=lambda partial: len(partial.measures) == 2)
+    assert stopped.stopped_early and len(stopped.measures) == 2
+    first_tiles = {path: path.stat().st_mtime_ns for path in tmp_path.rglob("tile-*.npy")}
+    assert len(first_tiles) == 2 * 4
+    resumed = render_zoom(problem, **settings)
+    assert len(list(tmp_path.rglob("tile-*.npy"))) == 4 * 4
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in first_tiles.items())
+    fresh = render_zoom(problem, **{**settings, "cache_dir": None})
+    np.testing.assert_array_equal(resumed.measures, fresh.measures)
+    np.testing.assert_array_equal(resumed.measures[:2], stopped.measures)
+
+
+def test_zoom_video_arguments_are_checked_before_rendering():
+    from explorer.fractal.video import render_zoom
+
+    problem = make_problem(width=2)
+    for bad, message in [(dict(zoom=1e300), "zoom must be"), (dict(frames=1), "frames must be"),
+                         (dict(center="ab"), "center must be a log10 point"),
+                         (dict(resolution=8), "resolution must be"),
+                         (dict(zoom=1e12, resolution=4096), "too narrow")]:
+        with pytest.raises(ValueError, match=message):
+            render_zoom(problem, **bad)
+    with pytest.raises(TypeError, match="callback must be callable"):
+        render_zoom(problem, callback=3)
+    with pytest.raises(TypeError, match="client must be a Client"):
+        render_zoom(problem, client="tcp://host:8786")
+
+
+def test_write_video_writes_a_gif_without_ffmpeg_and_finds_ffmpeg_when_present(tmp_path, monkeypatch):
+    from explorer.fractal import video as zoom_video
+
+    frames = zoom_video.ZoomFrames(
+        measures=np.stack([scan(make_problem(width=2), *window, resolution=16, steps=21).measure
+                           for window in [((-3, 6), (-3, 6)), ((0, 3), (0, 3))]]),
+        windows=(distributed_window((-3, 6), (-3, 6)), distributed_window((0, 3), (0, 3))),
+        centres=np.array([[1.5, 1.5], [1.5, 1.5]]), steps=21, phase_space="lr_vs_lr", seconds=0.0)
+    monkeypatch.setattr(zoom_video, "ffmpeg_path", lambda: None)
+    written = zoom_video.write_video(frames, tmp_path / "zoom.mp4", fps=2, dpi=30)
+    assert written == tmp_path / "zoom.gif" and written.read_bytes()[:3] == b"GIF"
+    monkeypatch.undo()
+    monkeypatch.setattr("shutil.which", lambda name: "/opt/bin/ffmpeg" if name == "ffmpeg" else None)
+    assert zoom_video.ffmpeg_path() == "/opt/bin/ffmpeg"
+
+
+def distributed_window(x_range, y_range):
+    from explorer.fractal import Window
+
+    return Window(tuple(map(float, x_range)), tuple(map(float, y_range)))

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from explorer.fractal import boundary, box_counting_dimension, make_problem, rank_stretch, scan
+from explorer.fractal import (boundary, boundary_target, box_counting_dimension, box_counts, make_problem,
+                              rank_stretch, scan)
 from tests.fractal import naive
 
 
@@ -89,3 +90,69 @@ def test_mandelbrot_known_points():
     assert image[2, 0] < 0  # c = -2: the tip of the set, bounded
     assert image[0, 4] > 0  # c = 0.5 - 1.25i: escapes
     assert image[0, 4] == 1 / 2  # |c**2 + c| > 2 at the second iteration
+
+
+@pytest.mark.parametrize("shape, density", [((64, 64), 0.05), ((100, 73), 0.3), ((40, 40), 0.9)])
+def test_box_counts_match_porespy_as_the_paper_used_it(shape, density):
+    mask = np.random.default_rng(1).random(shape) < density
+    sizes, counts, slopes = naive.porespy_boxcount(mask)
+    result = box_counts(mask)
+    np.testing.assert_array_equal(result.sizes, sizes)
+    np.testing.assert_array_equal(result.counts, counts)
+    np.testing.assert_allclose(result.slopes, slopes)
+    assert result.dimension == pytest.approx(np.median(slopes))
+
+
+def test_box_counts_of_a_filled_image_count_no_boundary_boxes():
+    """porespy counts boxes holding some but not all boundary pixels."""
+    result = box_counts(np.ones((50, 50), bool))
+    assert (result.counts == 0).all() and result.dimension == 0.0
+
+
+def test_boundary_target_nearest_a_point_and_richest_in_boundary():
+    result = scan(make_problem(width=3, seed=1), (-1, 3), (-1, 3), resolution=32, steps=30)
+    points = result.boundary_points()
+    click = (0.5, 2.5)
+    nearest = boundary_target(result, near=click)
+    spans = np.array([4.0, 4.0])
+    distances = (((points - click) / spans) ** 2).sum(axis=1)
+    assert nearest == pytest.approx(tuple(points[np.argmin(distances)]))
+    rich = boundary_target(result, zoom=4)
+    assert any(np.allclose(rich, p) for p in points)
+    window = result.zoom(rich, 4)
+    inside = ((points[:, 0] > window.x_range[0]) & (points[:, 0] < window.x_range[1])
+              & (points[:, 1] > window.y_range[0]) & (points[:, 1] < window.y_range[1]))
+    assert inside.sum() >= 0.1 * len(points)  # a quarter-size window keeps much of it
+
+
+def test_boundary_target_without_a_boundary_is_none():
+    converged = scan(make_problem(width=3), (-6, -5), (-6, -5), resolution=8, steps=21)
+    assert boundary_target(converged) is None
+    with pytest.raises(TypeError, match="scan_result"):
+        boundary_target(converged.measure)
+
+
+def test_nan_pixels_take_part_in_no_boundary_and_stay_nan_when_stretched():
+    measure = np.array([[-1.0, np.nan, 1.0], [-1.0, -1.0, 1.0]])
+    np.testing.assert_array_equal(boundary(measure), [[False, False]])
+    stretched = rank_stretch(measure)
+    assert np.isnan(stretched[0, 1]) and np.isfinite(np.delete(stretched.ravel(), 1)).all()
+
+
+@pytest.mark.parametrize("mask, error", [("abc", TypeError), (np.full((8, 8), np.nan), ValueError),
+                                         (np.full((8, 8), 0.5), ValueError), (np.zeros(8), ValueError),
+                                         (np.zeros((3, 8)), ValueError)])
+def test_box_counting_refuses_what_is_not_a_mask(mask, error):
+    with pytest.raises(error, match="boundary_mask"):
+        box_counting_dimension(mask)
+
+
+@pytest.mark.parametrize("kwargs, error", [({"gap": 1.0}, ValueError), ({"gap": -0.1}, ValueError),
+                                           ({"measure": "abc"}, TypeError),
+                                           ({"reference": [np.nan]}, ValueError),
+                                           ({"measure": [1j]}, TypeError)])
+def test_rank_stretch_refuses_bad_input_by_name(kwargs, error):
+    arguments = {"measure": [-1.0, 2.0], **kwargs}
+    name = next(iter(kwargs))
+    with pytest.raises(error, match=name):
+        rank_stretch(**arguments)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from explorer.fractal import Problem, loss_trajectory, make_problem, scan
-from explorer.fractal._kernels import _tanh_sqrt2
+from explorer.fractal._lanes import tanh_half
 from tests.fractal import naive
 
 
@@ -84,14 +84,18 @@ def test_analytic_gradient_reference_against_finite_differences():
 def test_fast_tanh_is_accurate_to_a_few_ulp_and_propagates_nan():
     z = np.concatenate([np.linspace(-30, 30, 20001), np.logspace(-300, 1.5, 500),
                         -np.logspace(-300, 1.5, 500), [0.0, np.inf, -np.inf, np.nan]])
-    out, slope = np.empty_like(z), np.empty_like(z)
-    _tanh_sqrt2(z, out, slope, np.empty(z.size, np.int64))
+    w2 = np.random.default_rng(0).uniform(0.5, 2.0, z.size)
+    h, products, slope = np.empty(z.size), np.empty(z.size), np.empty(z.size)
+    tanh_half(2.0 * np.sqrt(2.0) * z, z.size, w2, h, products, slope)  # tanh(sqrt(2) z)
     reference = np.tanh(np.sqrt(2.0) * z)
     finite = np.isfinite(z)
-    np.testing.assert_allclose(out[finite], reference[finite], rtol=4e-16 * 4, atol=0)
-    np.testing.assert_allclose(slope[finite], np.sqrt(2.0) * (1.0 - reference[finite] ** 2),
-                               rtol=1e-12, atol=1e-15)
-    assert out[-3] == 1.0 and out[-2] == -1.0 and np.isnan(out[-1]) and np.isnan(slope[-1])
+    np.testing.assert_allclose(h[finite], reference[finite], rtol=4e-16 * 4, atol=0)
+    np.testing.assert_allclose(products[finite], w2[finite] * reference[finite], rtol=2e-15)
+    # from a rounded h, 1 - h**2 is only accurate to a few ulp of 1 where h is near +-1
+    np.testing.assert_allclose(slope[finite] / w2[finite], 1.0 - reference[finite] ** 2,
+                               rtol=1e-12, atol=8 * np.finfo(float).eps)
+    last = np.flatnonzero(np.isnan(z))[0]
+    assert h[last - 2] == 1.0 and h[last - 1] == -1.0 and np.isnan(h[last]) and np.isnan(slope[last])
 
 
 def test_same_seed_same_problem_and_scan():

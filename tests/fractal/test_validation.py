@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer.fractal import Problem, make_problem, scan
+from explorer.fractal import Problem, Scan, Window, make_problem, scan, zoom_window
 
 PROBLEM = make_problem(width=2)
 
@@ -66,6 +66,81 @@ def test_zoom_shrinks_the_window_and_refuses_beyond_float64():
     deep = result.zoom((1.0, 2.0), 1e12)  # 12 decades: still distinct pixels
     assert scan(PROBLEM, *deep, resolution=8, steps=21).x.size == 8
     with pytest.raises(ValueError, match="x_range"):
-        result.zoom((1.0, 2.0), 1e16)
-    with pytest.raises(ValueError, match="factor"):
-        result.zoom((1.0, 2.0), 0)
+        result.zoom((1.0, 2.0), 1e14)  # 4e-14 wide: 8 pixels no longer distinct
+    for factor in (0, 1e16, np.nan):
+        with pytest.raises(ValueError, match="factor"):
+            result.zoom((1.0, 2.0), factor)
+
+
+@pytest.mark.parametrize("kwargs, name, error", [
+    ({"minibatch": 0}, "minibatch", ValueError),
+    ({"minibatch": 2000}, "minibatch", ValueError),
+    ({"minibatch": 2.5}, "minibatch", ValueError),
+    ({"minibatch": 16, "minibatch_seed": -1}, "minibatch_seed", ValueError),
+    ({"minibatch": 1024, "steps": 100_000}, "steps x minibatch", ValueError),
+    ({"steps": 2_000_000}, "steps", ValueError),
+    ({"x_range": (-400, 1)}, "x_range", ValueError),
+    ({"resolution": "64"}, "resolution", TypeError),
+    ({"resolution": (4, 4, 4)}, "resolution", ValueError),
+    ({"callback": 5}, "callback", TypeError),
+])
+def test_scan_options_are_bounded_and_named(kwargs, name, error):
+    with pytest.raises(error, match=name):
+        scan(PROBLEM, **{"resolution": 4, "steps": 21, **kwargs})
+
+
+def test_wrong_problem_type_is_a_type_error():
+    with pytest.raises(TypeError, match="problem"):
+        scan("tanh")
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"dataset_param_ratio": "two_datapoints"}, "dataset_param_ratio"),
+    ({"dataset_param_ratio": 0}, "dataset_param_ratio"),
+    ({"dataset_param_ratio": 5000}, "dataset_param_ratio"),
+    ({"width": 257}, "width"),
+    ({"n_samples": 100_001}, "n_samples"),
+])
+def test_make_problem_bounds(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        make_problem(**kwargs)
+
+
+def test_from_measure_validates_its_arrays():
+    x, y = np.logspace(-1, 1, 4), np.logspace(0, 2, 3)
+    ok = Scan.from_measure(x, y, np.ones((3, 4)), steps=21, phase_space="lr_vs_lr")
+    assert ok.x_range == pytest.approx((-1, 1)) and ok.diverged.all()
+    partial = Scan.from_measure(x, y, np.full((3, 4), np.nan), steps=21, phase_space="lr_vs_lr")
+    assert not partial.diverged.any() and np.isnan(partial.diverged_fraction)
+    for kwargs, name, error in [
+        ({"measure": np.ones((4, 3))}, "measure", ValueError),
+        ({"measure": np.full((3, 4), np.inf)}, "measure", ValueError),
+        ({"x": -x}, "x", ValueError),
+        ({"x": x[::-1]}, "x", ValueError),
+        ({"x": "abc"}, "x", TypeError),
+        ({"steps": 5}, "steps", ValueError),
+        ({"phase_space": "other"}, "phase_space", ValueError),
+        ({"seconds": -1}, "seconds", ValueError),
+        ({"x_range": (1, 0)}, "x_range", ValueError),
+    ]:
+        arguments = {"x": x, "y": y, "measure": np.ones((3, 4)), "steps": 21,
+                     "phase_space": "lr_vs_lr", **kwargs}
+        with pytest.raises(error, match=name):
+            Scan.from_measure(arguments.pop("x"), arguments.pop("y"), arguments.pop("measure"),
+                              **arguments)
+
+
+@pytest.mark.parametrize("kwargs, name, error", [
+    ({"shape": (1, 8)}, "shape", ValueError),
+    ({"shape": (8, 8, 8)}, "shape", TypeError),
+    ({"shape": "8x8"}, "shape", TypeError),
+    ({"center": (1.0, 2.0, 3.0)}, "center", TypeError),
+    ({"center": (np.nan, 2.0)}, r"center\[0\]", ValueError),
+    ({"window": ((0, 1),)}, "window", TypeError),
+    ({"window": ((1, 0), (0, 1))}, "window.x_range", ValueError),
+])
+def test_zoom_window_validates_shape_and_coordinates(kwargs, name, error):
+    arguments = {"window": Window((0.0, 4.0), (0.0, 4.0)), "center": (1.0, 2.0), "factor": 2.0,
+                 "shape": (8, 8), **kwargs}
+    with pytest.raises(error, match=name):
+        zoom_window(**arguments)
