@@ -16,7 +16,14 @@ the weights are from that picture, so they can be plotted at snapshots during tr
   ``w_k = 2 pi k / p`` for the key frequencies are kept (restricted) or removed (excluded),
   and the cross-entropy on the training pairs is measured.
 
-Every function takes :class:`~explorer.grokking.Params` or a plain triple ``(U, V, W)``.
+Every function takes :class:`~explorer.grokking.Params`, a plain triple ``(U, V, W)``, or
+:class:`~explorer.grokking.TransformerParams`. For the transformer the "neurons" are the
+residual-stream dimensions: the token embedding ``embed[:p]`` plays U and V, the
+unembedding's rows (one per residual dimension, over the p answers) play W. The residual
+stream has no privileged basis, so the per-dimension probes (dominant frequency, IPR) are only
+a rough guide there; the per-frequency norms, their Gini coefficient, the key frequencies
+(read off the embedding, as Nanda et al. do) and the restricted and excluded losses (read off
+the logits) do not depend on the basis.
 """
 
 from __future__ import annotations
@@ -25,16 +32,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer._validation import check_array, check_range
+from explorer._validation import check_array, check_instance, check_int_array, check_range
 from explorer.grokking import _kernels
 from explorer.grokking.model import ACTIVATIONS, Params, as_params, logits
 from explorer.grokking.tasks import Task
+from explorer.grokking.transformer import TransformerParams
 
 #: Operations whose answer is a function of ``a + sign * b``, with that sign.
 _FIBRE_SIGN = {"add": 1, "subtract": -1}
+#: A transformer's frequency is key when its embedding holds at least this many times the
+#: median power of the non-constant frequencies (random embeddings: the largest is below 2).
+EMBEDDING_KEY_FACTOR = 4.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NeuronSpectra:
     """Power ``|rfft|^2`` over the token axis of every neuron's weights.
 
@@ -107,6 +118,10 @@ def neuron_spectra(params: Params) -> NeuronSpectra:
         return np.abs(np.fft.rfft(np.asarray(matrix, np.float64), axis=0)).T ** 2
 
     params = as_params(params)
+    if isinstance(params, TransformerParams):
+        embedding = power(params.embed[:params.p])
+        return NeuronSpectra(np.arange(params.p // 2 + 1), embedding, embedding,
+                             power(params.unembed.T))
     return NeuronSpectra(np.arange(params.p // 2 + 1), power(params.U), power(params.V),
                          power(params.W))
 
@@ -161,9 +176,14 @@ def key_frequencies(params: Params, min_share: float = 0.5, min_neurons: int = 1
     initialisation no neuron is tuned (shares are about 0.06 at p = 97), so there are none;
     a trained quadratic MLP spreads its neurons over many frequencies, one per neuron.
 
+    A transformer's residual stream has no neurons to tune, so there (as Nanda et al. read
+    them) a frequency is key when the token embedding's power at it is at least
+    :data:`EMBEDDING_KEY_FACTOR` times the median power of the non-constant frequencies;
+    ``min_share`` and ``min_neurons`` do not apply.
+
     Parameters
     ----------
-    params : Params
+    params : Params or TransformerParams
     min_share : float, default 0.5
         Tuning threshold, in (0, 1].
     min_neurons : int, default 1
@@ -172,11 +192,18 @@ def key_frequencies(params: Params, min_share: float = 0.5, min_neurons: int = 1
     Returns
     -------
     ndarray of int64
-        Key frequencies in [1, p // 2], by decreasing number of tuned neurons (may be empty).
+        Key frequencies in [1, p // 2], by decreasing number of tuned neurons (by
+        decreasing embedding power for a transformer); may be empty.
     """
     min_share = check_range("min_share", min_share, lo=0, hi=1, lo_open=True)
     min_neurons = check_range("min_neurons", min_neurons, lo=1, integer=True)
+    params = as_params(params)
     spectra = neuron_spectra(params)
+    if isinstance(params, TransformerParams):
+        power = spectra.U_power[:, 1:].sum(axis=0)
+        strongest = np.argsort(-power, kind="stable")
+        keep = power[strongest] >= EMBEDDING_KEY_FACTOR * np.median(power)
+        return (1 + strongest[keep]).astype(np.int64)
     tuned = spectra.dominant_frequency[spectra.dominant_share >= min_share]
     counts = np.bincount(tuned, minlength=len(spectra.frequencies))
     most_first = np.argsort(-counts, kind="stable")
@@ -189,18 +216,19 @@ def _cross_entropy(logit_rows: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(log_total - shifted[np.arange(len(labels)), labels]))
 
 
-def fourier_ablation_losses(params: Params, task: Task, frequencies) -> tuple[float, float]:
+def fourier_ablation_losses(params, task: Task, frequencies) -> tuple[float, float]:
     """Restricted and excluded loss: cross-entropy on the training pairs after keeping /
     removing the logits' components along ``cos(w_k s)``, ``sin(w_k s)`` of ``frequencies``.
 
     The components of the logits (as functions of the pair) along all waves of
     ``s = a + b mod p`` are those of the fibre mean ``M[s, q]`` (the mean logit over the p
-    pairs with that s), so the projection is a DFT of M over s: thin wrapper around the
-    kernel ``_fibre_mean_hidden`` (``M = mean hidden @ W.T``) and ``numpy.fft``.
+    pairs with that s), so the projection is a DFT of M over s: for the MLP a thin wrapper
+    around the kernel ``_fibre_mean_hidden`` (``M = mean hidden @ W.T``) and ``numpy.fft``;
+    for the transformer M is averaged from the logits of all p^2 pairs.
 
     Parameters
     ----------
-    params : Params
+    params : Params or TransformerParams
     task : Task
         Its op must be ``"add"`` (``s = a + b``) or ``"subtract"`` (``s = a - b``).
     frequencies : array_like of int
@@ -210,6 +238,7 @@ def fourier_ablation_losses(params: Params, task: Task, frequencies) -> tuple[fl
     -------
     restricted_loss, excluded_loss : float
     """
+    check_instance("task", task, Task)
     if task.op not in _FIBRE_SIGN:
         raise ValueError(f"op must be one of {sorted(_FIBRE_SIGN)} for Fourier ablation, "
                          f"got {task.op!r}")
@@ -221,8 +250,7 @@ def fourier_ablation_losses(params: Params, task: Task, frequencies) -> tuple[fl
         raise ValueError(f"frequencies must lie in [1, {params.p // 2}], got {frequencies}")
     sign = _FIBRE_SIGN[task.op]
     with np.errstate(over="ignore", invalid="ignore"):  # diverged weights give NaN, not noise
-        hidden = _kernels._fibre_mean_hidden(params.stacked(), ACTIVATIONS[params.activation], sign)
-        spectrum = np.fft.rfft(hidden @ params.W.T.astype(np.float64), axis=0)
+        spectrum = np.fft.rfft(_fibre_mean_logits(params, sign), axis=0)
         keep = np.zeros(len(spectrum), bool)
         keep[frequencies] = True
         restricted = np.fft.irfft(np.where(keep[:, None], spectrum, 0), n=params.p, axis=0)
@@ -231,6 +259,17 @@ def fourier_ablation_losses(params: Params, task: Task, frequencies) -> tuple[fl
         full = logits(params, a, b).astype(np.float64)
         return (_cross_entropy(restricted[fibre], labels),
                 _cross_entropy(full - restricted[fibre], labels))
+
+
+def _fibre_mean_logits(params, sign: int) -> np.ndarray:
+    """(p, p) float64: row s is the mean logit vector over the pairs with (a + sign b) mod p = s."""
+    if isinstance(params, Params):
+        hidden = _kernels._fibre_mean_hidden(params.stacked(), ACTIVATIONS[params.activation], sign)
+        return hidden @ params.W.T.astype(np.float64)
+    a, b = np.divmod(np.arange(params.p * params.p, dtype=np.int64), params.p)
+    mean = np.zeros((params.p, params.p))
+    np.add.at(mean, (a + sign * b) % params.p, logits(params, a, b).astype(np.float64))
+    return mean / params.p
 
 
 def restricted_loss(params, task: Task, frequencies=None) -> float:
@@ -247,7 +286,7 @@ def excluded_loss(params, task: Task, frequencies=None) -> float:
     return fourier_ablation_losses(params, task, keys)[1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FourierProbe:
     """Every Fourier probe of one set of weights (see the module docstring).
 
@@ -276,12 +315,15 @@ class FourierProbe:
     excluded_loss: float
 
 
-def probe(params: Params, task: Task, frequencies=None) -> FourierProbe:
+def probe(params, task: Task, frequencies=None) -> FourierProbe:
     """All Fourier probes of ``params``; restricted and excluded loss use ``frequencies``
     (default: this network's own :func:`key_frequencies`)."""
     params = as_params(params)
+    check_instance("task", task, Task)
     spectra = neuron_spectra(params)
-    keys = key_frequencies(params) if frequencies is None else np.asarray(frequencies, np.int64)
+    keys = (key_frequencies(params) if frequencies is None
+            else check_int_array("frequencies", frequencies, lo=1, hi=params.p // 2, ndim=1,
+                                 min_rows=0))
     losses = ((np.nan, np.nan) if task.op not in _FIBRE_SIGN
               else fourier_ablation_losses(params, task, keys))
     return FourierProbe(float(spectra.ipr.mean()), float(spectra.dominant_share.mean()),

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from explorer._validation import check_choice, check_range
 
+MAX_WINDOW = 1000
+MAX_LAMBDA = 1000.0
+
 
 @dataclass(frozen=True)
 class GrokfastEMA:
@@ -28,15 +31,16 @@ class GrokfastEMA:
     alpha : float, default 0.98
         Momentum of the average, in [0, 1); the filter remembers ~1 / (1 - alpha) steps.
     lamb : float, default 2.0
-        Amplification, >= 0; ``lamb = 0`` leaves the gradient unchanged.
+        Amplification, in [0, 1000]; ``lamb = 0`` leaves the gradient unchanged.
     """
 
     alpha: float = 0.98
     lamb: float = 2.0
 
     def __post_init__(self):
-        check_range("alpha", self.alpha, lo=0, hi=1, hi_open=True)
-        check_range("lamb", self.lamb, lo=0)
+        # stored as Python floats: a numpy scalar would make numba compile training anew
+        object.__setattr__(self, "alpha", check_range("alpha", self.alpha, lo=0, hi=1, hi_open=True))
+        object.__setattr__(self, "lamb", check_range("lamb", self.lamb, lo=0, hi=MAX_LAMBDA))
 
 
 @dataclass(frozen=True)
@@ -49,23 +53,31 @@ class GrokfastMA:
     Parameters
     ----------
     window : int, default 100
-        Number of gradients averaged, in [1, 1000]. The filter stores them all:
-        ``window * 3 * p * N`` numbers.
+        Number of gradients averaged, in [1, 1000]. The filter stores them all: ``window``
+        times the number of weights.
     lamb : float, default 5.0
-        Amplification, >= 0.
+        Amplification, in [0, 1000].
     """
 
     window: int = 100
     lamb: float = 5.0
 
     def __post_init__(self):
-        check_range("window", self.window, lo=1, hi=1000, integer=True)
-        check_range("lamb", self.lamb, lo=0)
+        object.__setattr__(self, "window", check_range("window", self.window, lo=1, hi=MAX_WINDOW,
+                                                       integer=True))
+        object.__setattr__(self, "lamb", check_range("lamb", self.lamb, lo=0, hi=MAX_LAMBDA))
 
 
 def as_filter(grokfast) -> GrokfastEMA | GrokfastMA | None:
-    """``None``, a filter instance, or ``"ema"`` / ``"ma"`` for a filter with default settings."""
+    """``None``, a filter instance, or ``"ema"`` / ``"ma"`` for a filter with default settings.
+
+    Anything else is refused naming ``grokfast``: a ``TypeError`` for another type, a
+    ``ValueError`` for another name.
+    """
     if grokfast is None or isinstance(grokfast, (GrokfastEMA, GrokfastMA)):
         return grokfast
-    name = check_choice("grokfast", grokfast, ("ema", "ma", None))
+    if not isinstance(grokfast, str):
+        raise TypeError(f"grokfast must be GrokfastEMA, GrokfastMA, 'ema', 'ma' or None, got "
+                        f"{type(grokfast).__name__}")
+    name = check_choice("grokfast", grokfast, ("ema", "ma"))
     return GrokfastEMA() if name == "ema" else GrokfastMA()

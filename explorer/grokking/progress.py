@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer._validation import check_range
+from explorer._validation import check_instance, check_int_array, check_range
 from explorer.grokking.fourier import FourierProbe, key_frequencies, probe
 from explorer.grokking.tasks import Task
-from explorer.grokking.training import History
+from explorer.grokking.history import History
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ProgressMeasures:
     """Fourier probes at each snapshot of a history.
 
@@ -49,13 +49,26 @@ class ProgressMeasures:
     frequency_histogram: np.ndarray
 
     @classmethod
-    def from_probes(cls, steps, probes: list[FourierProbe], frequencies) -> "ProgressMeasures":
-        """Stack one :class:`FourierProbe` per step (all made with ``frequencies``)."""
+    def from_probes(cls, steps, probes: list[FourierProbe], frequencies) -> ProgressMeasures:
+        """Stack one :class:`FourierProbe` per step (all made with ``frequencies``).
+
+        ``steps`` are integers >= 0, one per probe; ``frequencies`` integers >= 1.
+        """
+        if not isinstance(probes, (list, tuple)):
+            raise TypeError(f"probes must be a list of FourierProbe, got {type(probes).__name__}")
+        for one in probes:
+            check_instance("probes[i]", one, FourierProbe)
+        steps = check_int_array("steps", steps, lo=0, ndim=1, min_rows=0)
+        if steps.size != len(probes):
+            raise ValueError(f"steps and probes must have the same length (one step per probe), "
+                             f"got {steps.size} steps and {len(probes)} probes")
+        frequencies = check_int_array("frequencies", frequencies, lo=1, ndim=1, min_rows=0)
+
         def column(name):
             return np.array([getattr(one, name) for one in probes], dtype=np.float64)
 
         histogram = np.array([one.frequency_histogram for one in probes], dtype=np.int64)
-        return cls(np.asarray(steps, np.int64), np.asarray(frequencies, np.int64),
+        return cls(steps, frequencies,
                    column("mean_ipr"), column("mean_dominant_share"), column("gini"),
                    column("restricted_loss"), column("excluded_loss"), histogram)
 
@@ -76,10 +89,12 @@ def progress_measures(history: History, task: Task, frequencies=None) -> Progres
     -------
     ProgressMeasures
     """
+    check_instance("history", history, History)
+    check_instance("task", task, Task)
     if not history.snapshots:
         raise ValueError("history must hold snapshots: train with snapshot_every set")
     keys = (key_frequencies(history.snapshots[-1]) if frequencies is None
-            else np.asarray(frequencies, np.int64))
+            else check_int_array("frequencies", frequencies, lo=1, ndim=1, min_rows=0))
     probes = [probe(params, task, keys) for params in history.snapshots]
     return ProgressMeasures.from_probes(history.snapshot_step, probes, keys)
 
@@ -131,6 +146,8 @@ def detect_phases(history: History, measures: ProgressMeasures | None = None,
         A phase whose end is not reached yet runs to the last recorded step; later phases
         are None.
     """
+    check_instance("history", history, History)
+    check_instance("measures", measures, ProgressMeasures, allow_none=True)
     memorised = check_range("memorised", memorised, lo=0, hi=1, lo_open=True)
     generalised = check_range("generalised", generalised, lo=0, hi=1, lo_open=True)
     excluded_rise = check_range("excluded_rise", excluded_rise, lo=1, lo_open=True)

@@ -8,12 +8,17 @@ get bit-identical numbers; :func:`sweep` runs them one after another, here.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
-from explorer._validation import check_range
+from explorer._validation import check_callable, check_instance, check_range
 from explorer.grokking.training import TrainConfig, train_from_config
+
+#: Most grid points one sweep accepts (each is a full training run).
+MAX_GRID_POINTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -30,15 +35,19 @@ class GridPointResult:
     final_test_acc : float
         Test accuracy at the last recorded step.
     diverged : bool
+    stopped_early : bool
+        ``should_stop`` ended the run before it generalised or used its budget (the other
+        fields then describe the unfinished run).
     """
 
     steps_to_generalise: float
     steps_to_memorise: float
     final_test_acc: float
     diverged: bool
+    stopped_early: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SweepResult:
     """Steps to generalise on a grid; array axes follow ``names`` in order.
 
@@ -73,11 +82,12 @@ def grid_configs(param_grid: dict, **fixed) -> list[TrainConfig]:
     """One validated :class:`TrainConfig` per grid point, in row-major (C) order.
 
     Every point is validated before anything runs, so a bad value fails at once, naming the
-    parameter.
+    parameter. At most :data:`MAX_GRID_POINTS` points; seeds must be integers (a numpy
+    ``Generator`` would make each point depend on the ones drawn before it).
     """
-    if not isinstance(param_grid, dict) or not param_grid:
-        raise ValueError(f"param_grid must be a non-empty dict of name -> list of values, "
-                         f"got {param_grid!r}")
+    check_instance("param_grid", param_grid, dict)
+    if not param_grid:
+        raise ValueError("param_grid must be a non-empty dict of name -> list of values, got {}")
     allowed = set(TrainConfig.__dataclass_fields__)
     for name, values in param_grid.items():
         if name not in allowed:
@@ -85,31 +95,61 @@ def grid_configs(param_grid: dict, **fixed) -> list[TrainConfig]:
                              f"got {name!r}")
         if name in fixed:
             raise ValueError(f"{name!r} is both swept (param_grid) and fixed")
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not len(values):
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__"):
+            raise TypeError(f"param_grid[{name!r}] must be a list of values, got "
+                            f"{type(values).__name__}")
+        if not len(values):
             raise ValueError(f"param_grid[{name!r}] must be a non-empty list of values")
     unknown = set(fixed) - allowed
     if unknown:
         raise ValueError(f"unknown training setting(s) {sorted(unknown)}")
-    if isinstance(fixed.get("seed"), np.random.Generator):
-        raise ValueError("seed must be an integer in a sweep, so that every point is "
-                         "reproducible on its own")
+    seeds = list(param_grid.get("seed", [fixed.get("seed", 0)]))
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, Integral):
+            raise ValueError(f"seed must be a non-negative integer in a sweep, so that every "
+                             f"point is reproducible on its own; got {seed!r}")
+    points = math.prod(len(values) for values in param_grid.values())
+    if points > MAX_GRID_POINTS:
+        raise ValueError(f"param_grid must have at most {MAX_GRID_POINTS} points, got {points}")
     return [TrainConfig(**fixed, **dict(zip(param_grid, point)))
             for point in itertools.product(*param_grid.values())]
 
 
-def run_grid_point(config: TrainConfig, threshold: float = 0.95) -> GridPointResult:
+def run_grid_point(config: TrainConfig, threshold: float = 0.95,
+                   should_stop=None) -> GridPointResult:
     """Train one grid point until its test accuracy reaches ``threshold`` (or ``steps``).
 
     A pure function of ``config`` (which holds the seed): the same config gives the same
     result on any machine with the same numba and BLAS builds.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    threshold : float, default 0.95
+        Test accuracy that counts as generalised, in (0, 1]; the run stops there.
+    should_stop : callable, optional
+        ``should_stop() -> bool``, polled whenever training reports (at least every
+        ``eval_every`` steps); True ends the run with ``stopped_early=True``.
     """
+    check_instance("config", config, TrainConfig)
     threshold = check_range("threshold", threshold, lo=0, hi=1, lo_open=True)
-    run = train_from_config(config, callback=lambda history: history.test_acc[-1] >= threshold)
+    check_callable("should_stop", should_stop)
+    stop_asked = []
+
+    def watch(history):
+        if history.test_acc[-1] >= threshold:
+            return True
+        if should_stop is not None and should_stop():
+            stop_asked.append(True)
+        return bool(stop_asked)
+
+    run = train_from_config(config, callback=watch)
     generalised = run.steps_to("test_acc", threshold)
     memorised = run.steps_to("train_acc", threshold)
     return GridPointResult(np.nan if generalised is None else float(generalised),
                            np.nan if memorised is None else float(memorised),
-                           float(run.history.test_acc[-1]), run.diverged)
+                           float(run.history.test_acc[-1]), run.diverged,
+                           bool(stop_asked) and run.stopped_early)
 
 
 def sweep(param_grid: dict, threshold: float = 0.95, progress=None, **fixed) -> SweepResult:
@@ -123,10 +163,14 @@ def sweep(param_grid: dict, threshold: float = 0.95, progress=None, **fixed) -> 
     threshold : float, default 0.95
         Test accuracy that counts as generalised, in (0, 1]; each run stops there.
     progress : callable, optional
-        ``progress(done, total)`` after each grid point (for a progress bar).
+        ``progress(done, total)`` after each grid point (for a progress bar); checked
+        callable before anything runs.
     **fixed
         Settings shared by all points (any :func:`~explorer.grokking.train` argument but
-        ``callback``), e.g. ``p=59, steps=3000, seed=0``.
+        ``callback``), e.g. ``p=59, steps=3000, seed=0``. Seeds must be integers.
+
+    At most :data:`MAX_GRID_POINTS` grid points; every one is validated before the first
+    runs.
 
     Returns
     -------
@@ -140,6 +184,7 @@ def sweep(param_grid: dict, threshold: float = 0.95, progress=None, **fixed) -> 
     (2,)
     """
     threshold = check_range("threshold", threshold, lo=0, hi=1, lo_open=True)
+    check_callable("progress", progress)
     configs = grid_configs(param_grid, **fixed)
     outcomes = []
     for config in configs:
