@@ -1,21 +1,32 @@
-"""Compiled kernels of the blending topic: arrays in, arrays out, no Python objects.
+"""Compiled kernels of the blending topic: shared helpers and the 2D fast path.
 
-The public modules (``exact``, ``chain``, ``metrics``) validate their inputs and call these
-functions; nothing here checks arguments or raises. The network's kernels are in
-``_network_kernels``.
+The public modules (``exact``, ``chain``) validate their inputs and call these functions;
+nothing here checks arguments or raises. The d-dimensional posterior (any dimension, mixture
+sources, class-restricted targets) is in ``_posterior_kernels``, the metrics in
+``_metric_kernels``, the network in ``_network_kernels``.
 
 Contents
 --------
-- the exact (posterior-mean) deblender of a finite target set under a Gaussian source: log
-  weights, a stable softmax, posterior means and posterior sampling, the stochastic chain;
-- metrics between point sets: projected 1D Wasserstein distances, mean pairwise distances.
+- vectorisable helpers: ``exp`` for non-positive arguments, minimum in fixed lanes;
+- the exact (posterior-mean) deblender of a finite 2D target set under a Gaussian source:
+  weights, posterior means, posterior sampling and the stochastic chain, one query per
+  thread.
+
+Numerics
+--------
+Every kernel works in the source's *whitened* coordinates (``W x`` with ``W`` the inverse
+Cholesky factor of the source covariance), where the log weight of target ``y_j`` is
+``-0.5 |c - alpha y_j|^2 / (1-alpha)^2`` with ``c = W x - (1-alpha) W mu``. The squared
+distances are computed first and the smallest is subtracted *before* the division by
+``(1-alpha)^2``: the largest weight is exactly 1, so the sum of weights never underflows to 0
+and no weight is ever NaN, however close alpha is to 1 or far the query is.
 
 Why it is fast
 --------------
-- Softmax weights use :func:`_exp_nonpositive`, a branch-free ``exp`` for arguments <= 0
-  that LLVM vectorises (numba's ``math.exp`` is a scalar libm call); the running maximum is
-  kept in four independent lanes for the same reason (a single-lane float max cannot be
-  vectorised without assuming there are no NaNs).
+- Weights use :func:`_exp_nonpositive`, a branch-free ``exp`` for arguments <= 0 that LLVM
+  vectorises (numba's ``math.exp`` is a scalar libm call); the running minimum is kept in
+  four independent lanes for the same reason (a single-lane float min cannot be vectorised
+  without assuming there are no NaNs).
 """
 
 from __future__ import annotations
@@ -61,62 +72,105 @@ def _exp_nonpositive(x):
 
 
 @njit_cached(inline="always")
-def _maximum(values):
-    """Largest entry of a non-empty 1D array, in four lanes so that the loop vectorises."""
-    n = values.shape[0]
+def _minimum(values, n):
+    """Smallest of the first n (>= 1) entries of a 1D array, in four lanes (vectorises)."""
     lane0 = lane1 = lane2 = lane3 = values[0]
     body = n - n % 4
     for j in range(0, body, 4):
-        lane0 = max(lane0, values[j])
-        lane1 = max(lane1, values[j + 1])
-        lane2 = max(lane2, values[j + 2])
-        lane3 = max(lane3, values[j + 3])
-    best = max(max(lane0, lane1), max(lane2, lane3))
+        lane0 = min(lane0, values[j])
+        lane1 = min(lane1, values[j + 1])
+        lane2 = min(lane2, values[j + 2])
+        lane3 = min(lane3, values[j + 3])
+    best = min(min(lane0, lane1), min(lane2, lane3))
     for j in range(body, n):
-        best = max(best, values[j])
+        best = min(best, values[j])
     return best
 
 
+@njit_cached(inline="always")
+def _pick(weights, n, total, uniform):
+    """Index j < n with probability weights[j] / total, by inverse CDF at ``uniform`` in [0, 1)."""
+    threshold = uniform * total
+    running = 0.0
+    last = 0
+    for j in range(n):
+        if weights[j] > 0.0:
+            last = j
+            running += weights[j]
+            if running > threshold:
+                return j
+    return last  # rounding left the threshold just above the running sum
+
+
+@njit_cached
+def whiten(points, whitening):
+    """``points @ whitening.T`` for a lower-triangular ``whitening`` (d, d), in a fixed order.
+
+    Row by row, summing over columns in increasing order (numpy's matmul may change its
+    summation order with the BLAS thread count). Returns (n, d) float64.
+    """
+    n, d = points.shape
+    result = np.zeros((n, d))
+    for i in range(n):
+        row = points[i]
+        out = result[i]
+        for k in range(d):
+            value = row[k]
+            for r in range(k, d):  # column k of W touches rows k..d-1 (lower triangular)
+                out[r] += whitening[r, k] * value
+    return result
+
+
 # ---------------------------------------------------------------------------------------
-# the exact deblender of a finite target set, source N(mean, covariance)
+# the 2D fast path: one target set, one Gaussian source, whitened coordinates
 # ---------------------------------------------------------------------------------------
 @njit_cached(inline="always")
-def _softmax_weights(x0, x1, alpha, targets_t, mean, precision, weights):
-    """Unnormalised posterior weights of every target for one query; returns their sum.
+def _weights_2d(c0, c1, alpha, targets_wt, weights):
+    """Unnormalised posterior weights of every target for one whitened query; returns their sum.
 
-    ``w_i = exp(l_i - max l)`` with ``l_i = -0.5 r_i^T P r_i / (1-alpha)^2`` and
-    ``r_i = x - (1-alpha) mean - alpha y_i``; ``targets_t`` is (2, m), ``weights`` (m,).
+    ``w_j = exp(-0.5 (q_j - min q) / (1-alpha)^2)`` with ``q_j = |c - alpha y_j|^2`` and
+    ``c = W x - (1-alpha) W mu``; ``targets_wt`` is (2, m) whitened, ``weights`` (m,).
     """
     keep = 1.0 - alpha
-    c0 = x0 - keep * mean[0]
-    c1 = x1 - keep * mean[1]
-    scale = -0.5 / (keep * keep)
-    p00, p01, p11 = precision[0, 0], 2.0 * precision[0, 1], precision[1, 1]
-    y0, y1 = targets_t[0], targets_t[1]
+    y0, y1 = targets_wt[0], targets_wt[1]
     m = y0.shape[0]
     for j in range(m):
         r0 = c0 - alpha * y0[j]
         r1 = c1 - alpha * y1[j]
-        weights[j] = scale * (p00 * r0 * r0 + p01 * r0 * r1 + p11 * r1 * r1)
-    peak = _maximum(weights)
+        weights[j] = r0 * r0 + r1 * r1
+    low = _minimum(weights, m)
+    scale = -0.5 / (keep * keep)
     total = 0.0
     for j in range(m):
-        w = _exp_nonpositive(weights[j] - peak)
+        w = _exp_nonpositive(scale * (weights[j] - low))
         weights[j] = w
         total += w
     return total
 
 
+@njit_cached(inline="always")
+def _centre_2d(x0, x1, alpha, whitening, mean_w):
+    """Whitened query minus (1-alpha) times the whitened source mean."""
+    keep = 1.0 - alpha
+    c0 = whitening[0, 0] * x0 - keep * mean_w[0]
+    c1 = whitening[1, 0] * x0 + whitening[1, 1] * x1 - keep * mean_w[1]
+    return c0, c1
+
+
 @njit_parallel
-def posterior_target_means(x, alpha, targets_t, mean, precision):
-    """E[x1 | x_alpha] for every query, parallel over queries: (n, 2) float64."""
+def posterior_target_means(x, alpha, targets_t, targets_wt, whitening, mean_w):
+    """E[x1 | x_alpha] for every 2D query, parallel over queries: (n, 2) float64.
+
+    ``targets_t`` (2, m) are the targets, ``targets_wt`` (2, m) the same whitened.
+    """
     n = x.shape[0]
     m = targets_t.shape[1]
     y0, y1 = targets_t[0], targets_t[1]
     result = np.empty((n, 2))
     for i in prange(n):
         weights = np.empty(m)
-        total = _softmax_weights(x[i, 0], x[i, 1], alpha[i], targets_t, mean, precision, weights)
+        c0, c1 = _centre_2d(x[i, 0], x[i, 1], alpha[i], whitening, mean_w)
+        total = _weights_2d(c0, c1, alpha[i], targets_wt, weights)
         s0 = 0.0
         s1 = 0.0
         for j in range(m):
@@ -127,40 +181,27 @@ def posterior_target_means(x, alpha, targets_t, mean, precision):
     return result
 
 
-@njit_cached(inline="always")
-def _pick(weights, total, uniform):
-    """Index i with probability weights[i] / total, by inverse CDF at ``uniform`` in [0, 1)."""
-    threshold = uniform * total
-    running = 0.0
-    last = 0
-    for j in range(weights.shape[0]):
-        if weights[j] > 0.0:
-            last = j
-            running += weights[j]
-            if running > threshold:
-                return j
-    return last  # rounding left the threshold just above the running sum
-
-
 @njit_parallel
-def posterior_target_indices(x, alpha, targets_t, mean, precision, uniforms):
-    """Draw i ~ Cat(w(x, alpha)) for every query, parallel over queries: (n,) int64."""
+def posterior_target_indices(x, alpha, targets_wt, whitening, mean_w, uniforms):
+    """Draw j ~ Cat(w(x, alpha)) for every 2D query, parallel over queries: (n,) int64."""
     n = x.shape[0]
-    m = targets_t.shape[1]
+    m = targets_wt.shape[1]
     indices = np.empty(n, np.int64)
     for i in prange(n):
         weights = np.empty(m)
-        total = _softmax_weights(x[i, 0], x[i, 1], alpha[i], targets_t, mean, precision, weights)
-        indices[i] = _pick(weights, total, uniforms[i])
+        c0, c1 = _centre_2d(x[i, 0], x[i, 1], alpha[i], whitening, mean_w)
+        total = _weights_2d(c0, c1, alpha[i], targets_wt, weights)
+        indices[i] = _pick(weights, m, total, uniforms[i])
     return indices
 
 
 @njit_parallel
-def stochastic_chain(start, alphas, targets_t, mean, precision, uniforms, keep_every_step):
-    """The stochastic blend/deblend chain from every start point, parallel over paths.
+def stochastic_chain(start, alphas, targets_t, targets_wt, whitening, mean_w, uniforms,
+                     keep_every_step):
+    """The stochastic blend/deblend chain from every 2D start point, parallel over paths.
 
-    At step t: draw i ~ Cat(w(x, alphas[t])), set ``x1 = y_i``,
-    ``x0 = (x - alphas[t] y_i) / (1 - alphas[t])``, then
+    At step t: draw j ~ Cat(w(x, alphas[t])), set ``x1 = y_j``,
+    ``x0 = (x - alphas[t] y_j) / (1 - alphas[t])``, then
     ``x = (1 - alphas[t+1]) x0 + alphas[t+1] x1``. ``uniforms`` is (T, n).
 
     Returns the points, (T+1, n, 2) if ``keep_every_step`` else (1, n, 2) (the endpoints),
@@ -179,8 +220,9 @@ def stochastic_chain(start, alphas, targets_t, mean, precision, uniforms, keep_e
         index = 0
         for t in range(steps):
             alpha, following = alphas[t], alphas[t + 1]
-            total = _softmax_weights(x0, x1, alpha, targets_t, mean, precision, weights)
-            index = _pick(weights, total, uniforms[t, p])
+            c0, c1 = _centre_2d(x0, x1, alpha, whitening, mean_w)
+            total = _weights_2d(c0, c1, alpha, targets_wt, weights)
+            index = _pick(weights, m, total, uniforms[t, p])
             y0, y1 = targets_t[0, index], targets_t[1, index]
             source0 = (x0 - alpha * y0) / (1.0 - alpha)
             source1 = (x1 - alpha * y1) / (1.0 - alpha)
@@ -195,77 +237,3 @@ def stochastic_chain(start, alphas, targets_t, mean, precision, uniforms, keep_e
             points[0, p, 0], points[0, p, 1] = x0, x1
         last_index[p] = index
     return points, last_index
-
-
-# ---------------------------------------------------------------------------------------
-# metrics between point sets
-# ---------------------------------------------------------------------------------------
-@njit_cached(inline="always")
-def _wasserstein2_sorted(a, b):
-    """Squared 2-Wasserstein distance between the empirical laws of sorted samples a and b.
-
-    Integrates the squared difference of the two quantile functions exactly: they are step
-    functions with steps at i/n and j/m (for n = m, the mean squared difference of sorted
-    pairs).
-    """
-    n, m = a.shape[0], b.shape[0]
-    i = j = 0
-    level = 0.0
-    total = 0.0
-    while i < n and j < m:
-        next_a, next_b = (i + 1) * m, (j + 1) * n  # (i+1)/n vs (j+1)/m, in integers
-        following = min(next_a, next_b) / (n * m)
-        difference = a[i] - b[j]
-        total += (following - level) * difference * difference
-        level = following
-        if next_a <= next_b:
-            i += 1
-        if next_b <= next_a:
-            j += 1
-    return total
-
-
-@njit_parallel
-def projected_wasserstein2(a, b, directions):
-    """Squared 1D 2-Wasserstein distance of the projections on each direction: (k,) float64."""
-    k = directions.shape[0]
-    result = np.empty(k)
-    for d in prange(k):
-        u, v = directions[d, 0], directions[d, 1]
-        projected_a = np.sort(a[:, 0] * u + a[:, 1] * v)
-        projected_b = np.sort(b[:, 0] * u + b[:, 1] * v)
-        result[d] = _wasserstein2_sorted(projected_a, projected_b)
-    return result
-
-
-@njit_parallel
-def mean_distance(a, b):
-    """Mean Euclidean distance over all pairs (a_i, b_j); row sums in parallel, total serial."""
-    n, m = a.shape[0], b.shape[0]
-    row_sums = np.empty(n)
-    for i in prange(n):
-        total = 0.0
-        for j in range(m):
-            d0 = a[i, 0] - b[j, 0]
-            d1 = a[i, 1] - b[j, 1]
-            total += math.sqrt(d0 * d0 + d1 * d1)
-        row_sums[i] = total
-    total = 0.0
-    for i in range(n):
-        total += row_sums[i]
-    return total / (n * m)
-
-
-@njit_parallel
-def nearest_distances(points, reference):
-    """Distance from every point to its nearest reference point: (n,) float64."""
-    n, m = points.shape[0], reference.shape[0]
-    result = np.empty(n)
-    for i in prange(n):
-        best = np.inf
-        for j in range(m):
-            d0 = points[i, 0] - reference[j, 0]
-            d1 = points[i, 1] - reference[j, 1]
-            best = min(best, d0 * d0 + d1 * d1)
-        result[i] = math.sqrt(best)
-    return result

@@ -1,14 +1,31 @@
-"""Compiled kernels of the deblender network: arrays in, arrays out, no Python objects.
+"""Compiled kernels of the MLPs (the deblender, the image classifier): arrays in, arrays out.
 
-The MLP ``D(x_alpha, alpha)``: 3 inputs (the blended point and alpha), ``depth`` hidden
-layers of ``width`` units (ReLU or SiLU), 2 outputs; all weights in one flat buffer. Forward
-pass, backward pass, Adam and the training loop, plus a parallel forward pass for sampling.
+An MLP ``n_in -> width x depth -> n_out`` with ReLU or SiLU keeps all its weights in one flat
+buffer (see :func:`_layers`). Here: the blocked products, the fused activations, the forward
+and backward passes, Adam, and the training loops of the IADB loss (``train_steps``) and of a
+cross-entropy classifier (``classifier_steps``); the parallel inference is in
+``_inference_kernels``.
 
-Why it is fast: activations are kept feature-major, shape (features, batch), so every inner
-loop runs over the batch (contiguous, long) and vectorises; products are blocked four outputs
-by four inputs so that each loaded vector feeds sixteen multiply-adds. Networks this small at
-batch 256 are too small for BLAS to pay off, and a threaded BLAS slows down on a shared
-machine. The SiLU's sigmoid goes through the vectorisable ``_exp_nonpositive``.
+Why it is fast
+--------------
+- Activations are feature-major, shape (features, columns), so every inner loop runs over the
+  columns (contiguous, long) and vectorises without reordering any sum (the fast-math flags
+  have no ``reassoc``: every sum here has one fixed order, the same bits everywhere).
+- A training minibatch is cut into tiles of at most TILE columns: a tile's activations stay
+  in L2 through the whole forward and backward pass, and the tiles run in parallel (one
+  gradient buffer each, summed in tile order afterwards: the same bits for 1 or 2 threads).
+- Products are blocked four outputs by four inputs (:func:`_mix_four`), so that each loaded
+  vector feeds sixteen multiply-adds, and the activation (or, going back, its derivative) is
+  applied to each block of four rows while they are still in L1 (:func:`_dense`).
+- The weight gradient ``G = R delta^T`` is the same blocked product with delta transposed
+  (batch, outputs): its inner loop runs over outputs, elementwise, instead of a reduction
+  over the batch that would not vectorise in a fixed order.
+- Compiled functions call each other per layer (not inlined: a call per layer costs
+  nothing next to its product, and keeps compilation short); only the product's inner
+  blocks are inlined into the one function that loops over them.
+- Networks this small at batch 256 are too small for BLAS to pay off, and a threaded BLAS
+  slows down on a shared machine; the SiLU's sigmoid goes through the vectorisable
+  ``_exp_nonpositive``.
 """
 
 from __future__ import annotations
@@ -16,12 +33,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from numba import prange
 
 from explorer._jit import njit_cached, njit_parallel
 from explorer.blending._kernels import _exp_nonpositive
 
 RELU, SILU = 0, 1
+# what _dense does to each finished block of rows
+LINEAR, RELU_FORWARD, SILU_FORWARD, RELU_BACKWARD, SILU_BACKWARD = 0, 1, 2, 3, 4
+TRANSPOSE_TILE = 16
+TILE = 128  # most minibatch columns per tile of the training step
 
 
 @njit_cached(inline="always")
@@ -32,25 +54,24 @@ def _sigmoid(z):
 
 
 @njit_cached
-def _layers(theta, width, depth):
-    """Views of the flat parameters: W_in (3, w), b_in (w,), W_hidden (depth-1, w, w),
-    b_hidden (depth-1, w), W_out (w, 2), b_out (2,); a layer computes ``h @ W + b``."""
+def _layers(theta, n_in, width, depth, n_out):
+    """Views of the flat parameters: W_in (n_in, w), b_in (w,), W_hidden (depth-1, w, w),
+    b_hidden (depth-1, w), W_out (w, n_out), b_out (n_out,); a layer computes ``h @ W + b``."""
     w = width
-    end_in = 3 * w
+    end_in = n_in * w
     end_hidden = end_in + w + (depth - 1) * w * w
     end_bias = end_hidden + (depth - 1) * w
-    end_out = end_bias + 2 * w
-    return (theta[:end_in].reshape((3, w)), theta[end_in:end_in + w],
+    end_out = end_bias + n_out * w
+    return (theta[:end_in].reshape((n_in, w)), theta[end_in:end_in + w],
             theta[end_in + w:end_hidden].reshape((depth - 1, w, w)),
             theta[end_hidden:end_bias].reshape((depth - 1, w)),
-            theta[end_bias:end_out].reshape((w, 2)), theta[end_out:end_out + 2])
+            theta[end_bias:end_out].reshape((w, n_out)), theta[end_out:end_out + n_out])
 
 
 @njit_cached(inline="always")
-def _mix_four(coefficients, start, rows, out, j):
-    """Outputs j..j+3 of :func:`_mix`: each loaded vector of inputs feeds sixteen multiply-adds."""
-    k_in = coefficients.shape[0]
-    n = rows.shape[1]
+def _mix_four(coefficients, start, rows, out, j, k_in, n):
+    """Outputs j..j+3 of :func:`_dense` (first n columns, first k_in inputs): each loaded vector
+    of inputs feeds sixteen multiply-adds."""
     out0, out1, out2, out3 = out[j], out[j + 1], out[j + 2], out[j + 3]
     for b in range(n):
         out0[b] = start[j]
@@ -75,10 +96,10 @@ def _mix_four(coefficients, start, rows, out, j):
             out2[b] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
             out3[b] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3
         k += 4
-    for k in range(k, k_in):
-        row = rows[k]
-        a0, b0 = coefficients[k, j], coefficients[k, j + 1]
-        c0, d0 = coefficients[k, j + 2], coefficients[k, j + 3]
+    for rest in range(k, k_in):
+        row = rows[rest]
+        a0, b0 = coefficients[rest, j], coefficients[rest, j + 1]
+        c0, d0 = coefficients[rest, j + 2], coefficients[rest, j + 3]
         for b in range(n):
             v0 = row[b]
             out0[b] += a0 * v0
@@ -88,10 +109,8 @@ def _mix_four(coefficients, start, rows, out, j):
 
 
 @njit_cached(inline="always")
-def _mix_one(coefficients, start, rows, out, j):
-    """Output j of :func:`_mix`."""
-    k_in = coefficients.shape[0]
-    n = rows.shape[1]
+def _mix_one(coefficients, start, rows, out, j, k_in, n):
+    """Output j of :func:`_dense`."""
     out0 = out[j]
     for b in range(n):
         out0[b] = start[j]
@@ -103,152 +122,165 @@ def _mix_one(coefficients, start, rows, out, j):
         for b in range(n):
             out0[b] += a0 * in0[b] + a1 * in1[b] + a2 * in2[b] + a3 * in3[b]
         k += 4
-    for k in range(k, k_in):
-        row, a0 = rows[k], coefficients[k, j]
+    for rest in range(k, k_in):
+        row, a0 = rows[rest], coefficients[rest, j]
         for b in range(n):
             out0[b] += a0 * row[b]
 
 
-@njit_cached(inline="always")
-def _mix(coefficients, start, rows, out):
-    """out[j, :] = start[j] + sum_k coefficients[k, j] rows[k, :] (rows and out feature-major).
+@njit_cached
+def _finish(out, aux, first, stop, mode, n):
+    """Apply ``mode`` to the first n columns of the finished rows first..stop-1 of ``out``.
 
-    Blocked four outputs by four inputs, so that each vector of loaded inputs feeds sixteen
-    multiply-adds; leftover outputs go one at a time.
+    RELU_FORWARD / SILU_FORWARD: ``aux = act(out)`` (``aux`` may be ``out`` itself);
+    RELU_BACKWARD / SILU_BACKWARD: ``out *= act'(z)`` where ``aux`` holds the forward pass's
+    ReLU output (positive exactly where z > 0) or SiLU input z; LINEAR: nothing.
+    """
+    for j in range(first, stop):
+        z, h = out[j], aux[j]
+        if mode == RELU_FORWARD:
+            for b in range(n):
+                h[b] = z[b] if z[b] > 0.0 else z[b] - z[b]  # z - z: 0, or NaN for a NaN
+        elif mode == SILU_FORWARD:
+            for b in range(n):
+                h[b] = z[b] * _sigmoid(z[b])
+        elif mode == RELU_BACKWARD:
+            for b in range(n):
+                if not h[b] > 0.0:
+                    z[b] = 0.0
+        elif mode == SILU_BACKWARD:
+            for b in range(n):
+                sigmoid = _sigmoid(h[b])
+                z[b] *= sigmoid * (1.0 + h[b] * (1.0 - sigmoid))
+
+
+@njit_cached
+def _dense(coefficients, start, rows, out, aux, mode, k_in, n):
+    """out[j, :n] = start[j] + sum_{k < k_in} coefficients[k, j] rows[k, :n], then ``mode``.
+
+    rows and out are feature-major. Blocked four outputs by four inputs; each block of four
+    finished rows gets its activation (or derivative, see :func:`_finish`) while it is hot.
     """
     k_out = coefficients.shape[1]
     j = 0
     while j + 4 <= k_out:
-        _mix_four(coefficients, start, rows, out, j)
+        _mix_four(coefficients, start, rows, out, j, k_in, n)
+        _finish(out, aux, j, j + 4, mode, n)
         j += 4
-    for j in range(j, k_out):
-        _mix_one(coefficients, start, rows, out, j)
+    for rest in range(j, k_out):
+        _mix_one(coefficients, start, rows, out, rest, k_in, n)
+        _finish(out, aux, rest, rest + 1, mode, n)
 
 
 @njit_cached(inline="always")
-def _outer(rows, delta, weight_gradient, bias_gradient, zero):
-    """weight_gradient[k, j] = sum_b rows[k, b] delta[j, b]; bias_gradient[j] = sum_b delta[j, b].
-
-    Blocked four by four: sixteen running sums per pass over the batch (a block at an edge
-    repeats its last row or column and keeps only the valid sums). ``zero`` is a zero of the
-    arrays' dtype, so that float32 sums stay float32 (and vectorise twice as wide).
-    """
-    k_in, n = rows.shape
-    k_out = delta.shape[0]
-    for j in range(k_out):
-        total = zero
-        for b in range(n):
-            total += delta[j, b]
-        bias_gradient[j] = total
-    for k in range(0, k_in, 4):
-        u0, u1 = rows[k], rows[min(k + 1, k_in - 1)]
-        u2, u3 = rows[min(k + 2, k_in - 1)], rows[min(k + 3, k_in - 1)]
-        for j in range(0, k_out, 4):
-            v0, v1 = delta[j], delta[min(j + 1, k_out - 1)]
-            v2, v3 = delta[min(j + 2, k_out - 1)], delta[min(j + 3, k_out - 1)]
-            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
-            s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
-            for b in range(n):
-                x0, x1, x2, x3 = u0[b], u1[b], u2[b], u3[b]
-                y0, y1, y2, y3 = v0[b], v1[b], v2[b], v3[b]
-                s00 += x0 * y0
-                s01 += x0 * y1
-                s02 += x0 * y2
-                s03 += x0 * y3
-                s10 += x1 * y0
-                s11 += x1 * y1
-                s12 += x1 * y2
-                s13 += x1 * y3
-                s20 += x2 * y0
-                s21 += x2 * y1
-                s22 += x2 * y2
-                s23 += x2 * y3
-                s30 += x3 * y0
-                s31 += x3 * y1
-                s32 += x3 * y2
-                s33 += x3 * y3
-            sums = ((s00, s01, s02, s03), (s10, s11, s12, s13), (s20, s21, s22, s23),
-                    (s30, s31, s32, s33))
-            for dk in range(min(4, k_in - k)):
-                for dj in range(min(4, k_out - j)):
-                    weight_gradient[k + dk, j + dj] = sums[dk][dj]
-
-
-@njit_cached(inline="always")
-def _activate(pre, post, activation):
-    """post = act(pre): ReLU, or SiLU z * sigmoid(z)."""
-    width, n = pre.shape
-    for j in range(width):
-        z, h = pre[j], post[j]
-        if activation == RELU:
-            for b in range(n):
-                h[b] = z[b] if z[b] > 0.0 else z[b] - z[b]  # z - z: 0, or NaN for a NaN
-        else:
-            for b in range(n):
-                h[b] = z[b] * _sigmoid(z[b])
-
-
-@njit_cached(inline="always")
-def _times_derivative(pre, gradient, activation):
-    """gradient *= act'(pre) in place."""
-    width, n = pre.shape
-    for j in range(width):
-        z, g = pre[j], gradient[j]
-        if activation == RELU:
-            for b in range(n):
-                if not z[b] > 0.0:
-                    g[b] = 0.0
-        else:
-            for b in range(n):
-                sigmoid = _sigmoid(z[b])
-                g[b] *= sigmoid * (1.0 + z[b] * (1.0 - sigmoid))
+def _forward_mode(activation):
+    return RELU_FORWARD if activation == RELU else SILU_FORWARD
 
 
 @njit_cached
-def _forward(theta, width, depth, activation, inputs, pre, post, out):
-    """Forward pass on feature-major inputs (3, n): fills pre, post (depth, w, n), out (2, n)."""
-    w_in, b_in, w_hidden, b_hidden, w_out, b_out = _layers(theta, width, depth)
-    _mix(w_in, b_in, inputs, pre[0])
-    _activate(pre[0], post[0], activation)
+def forward(theta, n_in, width, depth, n_out, activation, inputs, pre, post, out, n):
+    """Forward pass on the first n columns of inputs (n_in, >= n): fills post (depth, w, >= n)
+    and out (n_out, >= n).
+
+    ``pre`` receives the pre-activations for SiLU; for ReLU pass ``post`` as ``pre`` (the
+    activation is applied in place and its derivative read from the output).
+    """
+    w_in, b_in, w_hidden, b_hidden, w_out, b_out = _layers(theta, n_in, width, depth, n_out)
+    mode = _forward_mode(activation)
+    _dense(w_in, b_in, inputs, pre[0], post[0], mode, n_in, n)
     for layer in range(1, depth):
-        _mix(w_hidden[layer - 1], b_hidden[layer - 1], post[layer - 1], pre[layer])
-        _activate(pre[layer], post[layer], activation)
-    _mix(w_out, b_out, post[depth - 1], out)
+        _dense(w_hidden[layer - 1], b_hidden[layer - 1], post[layer - 1], pre[layer], post[layer],
+               mode, width, n)
+    _dense(w_out, b_out, post[depth - 1], out, out, LINEAR, width, n)
 
 
 @njit_cached
-def loss_and_gradient(theta, width, depth, activation, inputs, velocity, gradient, pre, post,
-                      out, delta, zeros):
-    """IADB loss ``mean_b ||D(x_b, alpha_b) - v_b||^2`` and its gradient (into ``gradient``).
+def _transpose(source, target, n):
+    """target[:n] = source[:, :n].T, (k, >= n) -> (n, k), in tiles that stay in cache."""
+    k = source.shape[0]
+    for row in range(0, k, TRANSPOSE_TILE):
+        for column in range(0, n, TRANSPOSE_TILE):
+            for r in range(row, min(row + TRANSPOSE_TILE, k)):
+                for c in range(column, min(column + TRANSPOSE_TILE, n)):
+                    target[c, r] = source[r, c]
 
-    ``inputs`` (3, n) holds (x, y, alpha) per column, ``velocity`` (2, n) the targets
-    ``x1 - x0``; ``out`` is overwritten with dloss/dD, ``delta`` with dloss/dpre; ``zeros``
-    is a zero vector of length ``width``. Returns the loss (float64).
+
+@njit_cached
+def _weight_gradient(rows, delta, scratch, weight_gradient, bias_gradient, zeros, n):
+    """weight_gradient[k, j] = sum_{b < n} rows[k, b] delta[j, b]; bias_gradient[j] = sum_b delta[j, b].
+
+    Both sums run over the columns in increasing order. ``scratch`` is a flat buffer of at
+    least n * k_out entries (it receives delta transposed, so that the product's inner loop
+    runs over outputs); ``zeros`` a zero vector at least as long as ``rows``.
     """
-    _forward(theta, width, depth, activation, inputs, pre, post, out)
-    n = inputs.shape[1]
+    k_out = delta.shape[0]
+    transposed = scratch[:n * k_out].reshape((n, k_out))
+    _transpose(delta, transposed, n)
+    _dense(rows.T, zeros, transposed, weight_gradient, weight_gradient, LINEAR, n, k_out)
+    for j in range(k_out):
+        bias_gradient[j] = zeros[0]
+    for b in range(n):
+        row = transposed[b]
+        for j in range(k_out):
+            bias_gradient[j] += row[j]
+
+
+@njit_cached
+def backward(theta, gradient, n_in, width, depth, n_out, activation, inputs, pre, post, out,
+             delta, scratch, zeros, n):
+    """Gradient of a loss w.r.t. the parameters (into ``gradient``), given dloss/dout in ``out``.
+
+    ``pre`` and ``post`` are what :func:`forward` filled (the same array for ReLU); ``delta``
+    (depth, w, >= n) is overwritten; only the first n columns count.
+    """
+    _, _, w_hidden, _, w_out, _ = _layers(theta, n_in, width, depth, n_out)
+    g_in, gb_in, g_hidden, gb_hidden, g_out, gb_out = _layers(gradient, n_in, width, depth, n_out)
+    back = RELU_BACKWARD if activation == RELU else SILU_BACKWARD
+    _weight_gradient(post[depth - 1], out, scratch, g_out, gb_out, zeros, n)
+    _dense(w_out.T, zeros, out, delta[depth - 1], pre[depth - 1], back, n_out, n)
+    for layer in range(depth - 1, 0, -1):
+        _weight_gradient(post[layer - 1], delta[layer], scratch, g_hidden[layer - 1],
+                         gb_hidden[layer - 1], zeros, n)
+        _dense(w_hidden[layer - 1].T, zeros, delta[layer], delta[layer - 1], pre[layer - 1], back,
+               width, n)
+    _weight_gradient(inputs, delta[0], scratch, g_in, gb_in, zeros, n)
+
+
+@njit_cached
+def iadb_loss_gradient(out, velocity, n, total):
+    """Sum over the first n columns of ``||out_b - velocity_b||^2``; overwrites ``out`` with
+    the gradient of the mean over ``total`` columns."""
     loss = 0.0
-    for c in range(2):
+    for c in range(out.shape[0]):
         for b in range(n):
             residual = out[c, b] - velocity[c, b]
             loss += residual * residual
-            out[c, b] = 2.0 * residual / n
-    _, _, w_hidden, _, w_out, _ = _layers(theta, width, depth)
-    g_in, gb_in, g_hidden, gb_hidden, g_out, gb_out = _layers(gradient, width, depth)
-    zero = zeros[0]
-    _outer(post[depth - 1], out, g_out, gb_out, zero)
-    _mix(w_out.T, zeros, out, delta[depth - 1])
-    _times_derivative(pre[depth - 1], delta[depth - 1], activation)
-    for layer in range(depth - 1, 0, -1):
-        _outer(post[layer - 1], delta[layer], g_hidden[layer - 1], gb_hidden[layer - 1], zero)
-        _mix(w_hidden[layer - 1].T, zeros, delta[layer], delta[layer - 1])
-        _times_derivative(pre[layer - 1], delta[layer - 1], activation)
-    _outer(inputs, delta[0], g_in, gb_in, zero)
-    return loss / n
+            out[c, b] = 2.0 * residual / total
+    return loss
 
 
 @njit_cached
-def _adam_update(theta, gradient, m, v, step, lr, beta1, beta2, eps):
+def cross_entropy_gradient(out, labels, n, total):
+    """Sum of the cross-entropies of softmax(out[:, b]) against ``labels`` (n columns);
+    overwrites ``out`` with the gradient of the mean over ``total`` columns."""
+    classes = out.shape[0]
+    loss = 0.0
+    for b in range(n):
+        peak = out[0, b]
+        for c in range(1, classes):
+            peak = max(peak, out[c, b])
+        total_weight = 0.0
+        for c in range(classes):
+            out[c, b] = _exp_nonpositive(out[c, b] - peak)
+            total_weight += out[c, b]
+        loss -= math.log(max(out[labels[b], b] / total_weight, 1e-300))
+        for c in range(classes):
+            out[c, b] = (out[c, b] / total_weight - (1.0 if c == labels[b] else 0.0)) / total
+    return loss
+
+
+@njit_cached
+def adam_update(theta, gradient, m, v, step, lr, beta1, beta2, eps):
     """One Adam step (PyTorch's formulation, no weight decay), ``step`` counted from 1."""
     correction1 = 1.0 - beta1 ** step
     root_correction2 = math.sqrt(1.0 - beta2 ** step)
@@ -261,52 +293,107 @@ def _adam_update(theta, gradient, m, v, step, lr, beta1, beta2, eps):
 
 
 @njit_cached
-def train_steps(theta, m, v, step_counter, width, depth, activation, lr, beta1, beta2, eps,
-                source, target, alpha, losses, gradient, inputs, velocity, pre, post, out,
-                delta, zeros):
-    """Adam steps on minibatches ``x_alpha = (1-alpha) x0 + alpha x1``, target ``x1 - x0``.
+def blend_inputs(source, target, alpha, slots, first, n, inputs, velocity):
+    """Feature-major network inputs of minibatch columns first..first+n-1 (into columns 0..n-1):
+    the blend x_alpha, alpha, then the one-hot class slot (no rows when ``slots`` is empty);
+    ``velocity`` (d, >= n) receives ``x1 - x0``."""
+    d = source.shape[1]
+    for b in range(n):
+        a = alpha[first + b]
+        for c in range(d):
+            inputs[c, b] = (1.0 - a) * source[first + b, c] + a * target[first + b, c]
+            velocity[c, b] = target[first + b, c] - source[first + b, c]
+        inputs[d, b] = a
+    class_rows(slots, first, n, d, inputs)
 
-    ``source`` and ``target`` are (steps, batch, 2), ``alpha`` (steps, batch): one minibatch
-    per step, drawn by the caller. ``losses[t]`` receives step t's (pre-update) loss.
-    ``step_counter`` (int64, 1) counts Adam steps across calls. Stops before updating if the
-    loss is not finite; returns the number of completed steps.
-    """
-    steps, batch = alpha.shape
-    for t in range(steps):
-        for b in range(batch):
-            a = alpha[t, b]
-            for c in range(2):
-                inputs[c, b] = (1.0 - a) * source[t, b, c] + a * target[t, b, c]
-                velocity[c, b] = target[t, b, c] - source[t, b, c]
-            inputs[2, b] = a
-        loss = loss_and_gradient(theta, width, depth, activation, inputs, velocity, gradient,
-                                 pre, post, out, delta, zeros)
-        losses[t] = loss
-        if not math.isfinite(loss):
-            return t
-        step_counter[0] += 1
-        _adam_update(theta, gradient, m, v, step_counter[0], lr, beta1, beta2, eps)
-    return steps
+
+@njit_cached
+def class_rows(slots, first, n, d, inputs):
+    """The one-hot class rows (after the d coordinates and alpha) of columns first..first+n-1,
+    into columns 0..n-1; nothing when ``slots`` is empty (an unconditional network)."""
+    if slots.shape[0] == 0:
+        return
+    for row in range(d + 1, inputs.shape[0]):
+        for b in range(n):
+            inputs[row, b] = 0.0
+    for b in range(n):
+        inputs[d + 1 + slots[first + b], b] = 1.0
+
+
+@njit_cached
+def _sum_tiles(gradients, gradient):
+    """gradient = gradients[0] + gradients[1] + ..., in tile order."""
+    tiles, size = gradients.shape
+    for k in range(size):
+        gradient[k] = gradients[0, k]
+    for tile in range(1, tiles):
+        row = gradients[tile]
+        for k in range(size):
+            gradient[k] += row[k]
 
 
 @njit_parallel
-def network_velocity(theta, width, depth, activation, x, alpha, block):
-    """D(x, alpha) for every point, parallel over blocks of ``block`` points: (n, 2) float64."""
-    n = x.shape[0]
-    result = np.empty((n, 2))
-    for chunk in prange((n + block - 1) // block):
-        first = chunk * block
-        size = min(n, first + block) - first
-        inputs = np.empty((3, size), theta.dtype)
-        for b in range(size):
-            inputs[0, b] = x[first + b, 0]
-            inputs[1, b] = x[first + b, 1]
-            inputs[2, b] = alpha[first + b]
-        pre = np.empty((depth, width, size), theta.dtype)
-        post = np.empty((depth, width, size), theta.dtype)
-        out = np.empty((2, size), theta.dtype)
-        _forward(theta, width, depth, activation, inputs, pre, post, out)
-        for b in range(size):
-            result[first + b, 0] = out[0, b]
-            result[first + b, 1] = out[1, b]
-    return result
+def train_steps(theta, m, v, step_counter, n_in, width, depth, activation, lr, beta1, beta2,
+                eps, source, target, alpha, slots, losses, gradient, gradients, tile_losses,
+                inputs, velocity, pre, post, out, delta, scratch, zeros):
+    """Adam steps of the IADB loss on minibatches ``x_alpha = (1-alpha) x0 + alpha x1``.
+
+    ``source`` and ``target`` are (steps, batch, d), ``alpha`` (steps, batch), ``slots``
+    (steps, batch) class slots or (steps, 0): one minibatch per step, drawn by the caller.
+    The minibatch is cut into ``inputs.shape[0]`` tiles of at most ``inputs.shape[2]``
+    columns, computed in parallel, each into its own row of ``gradients``; the tiles' losses
+    and gradients are then summed in tile order. ``losses[t]`` receives step t's
+    (pre-update) loss; ``step_counter`` (int64, 1) counts Adam steps across calls. Stops
+    before updating if the loss is not finite; returns the number of completed steps.
+    """
+    steps, batch = alpha.shape
+    n_out = source.shape[2]
+    tiles, tile = inputs.shape[0], inputs.shape[2]
+    for t in range(steps):
+        for index in prange(tiles):
+            first = index * tile
+            n = min(batch, first + tile) - first
+            blend_inputs(source[t], target[t], alpha[t], slots[t], first, n, inputs[index],
+                         velocity[index])
+            forward(theta, n_in, width, depth, n_out, activation, inputs[index], pre[index],
+                    post[index], out[index], n)
+            tile_losses[index] = iadb_loss_gradient(out[index], velocity[index], n, batch)
+            backward(theta, gradients[index], n_in, width, depth, n_out, activation,
+                     inputs[index], pre[index], post[index], out[index], delta[index],
+                     scratch[index], zeros, n)
+        loss = 0.0
+        for index in range(tiles):
+            loss += tile_losses[index]
+        losses[t] = loss / batch
+        if not math.isfinite(losses[t]):
+            return t
+        _sum_tiles(gradients, gradient)
+        step_counter[0] += 1
+        adam_update(theta, gradient, m, v, step_counter[0], lr, beta1, beta2, eps)
+    return steps
+
+
+@njit_cached
+def classifier_steps(theta, m, v, step_counter, width, depth, activation, lr, beta1, beta2, eps,
+                     points, labels, picks, losses, gradient, inputs, pre, post, out, delta,
+                     scratch, zeros):
+    """Adam steps of the cross-entropy loss; minibatch t is ``points[picks[t]]`` (one tile)."""
+    steps, batch = picks.shape
+    n_in = points.shape[1]
+    n_out = out.shape[0]
+    chosen = np.empty(batch, np.int64)
+    for t in range(steps):
+        for b in range(batch):
+            row = picks[t, b]
+            chosen[b] = labels[row]
+            for c in range(n_in):
+                inputs[c, b] = points[row, c]
+        forward(theta, n_in, width, depth, n_out, activation, inputs, pre, post, out, batch)
+        losses[t] = cross_entropy_gradient(out, chosen, batch, batch) / batch
+        if not math.isfinite(losses[t]):
+            return t
+        backward(theta, gradient, n_in, width, depth, n_out, activation, inputs, pre, post, out,
+                 delta, scratch, zeros, batch)
+        step_counter[0] += 1
+        adam_update(theta, gradient, m, v, step_counter[0], lr, beta1, beta2, eps)
+    return steps

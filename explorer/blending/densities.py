@@ -1,7 +1,9 @@
-"""Two-dimensional densities to blend between, each with ``sample(n, seed) -> (n, 2)``.
+"""Densities to blend between, each with ``sample(n, seed) -> (n, d)``.
 
-All densities live roughly in the square [-2.5, 2.5]^2, the scale of the standard Gaussian
-source, so that one plot window and one network input scale fit every pair. A density made
+The named ones are two-dimensional; :class:`Gaussian` and :class:`GaussianMixture` work in
+any dimension (a 64-dimensional Gaussian is the source of 8 x 8 images). All 2D densities
+live roughly in the square [-2.5, 2.5]^2, the scale of the standard Gaussian source, so that
+one plot window and one network input scale fit every pair. A density made
 from a 2D array (an image, or a drawing) is a :class:`GridDensity`: the array's entries are
 cell weights, and a sample is a uniformly random point in a cell drawn with those weights.
 
@@ -15,17 +17,19 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 
-from explorer._validation import check_array, check_interval, check_range, make_rng
+from explorer._validation import check_array, check_bool, check_interval, check_range, make_rng
 
-#: Largest number of points one call to ``sample`` may draw.
+#: Most numbers (points x dimension) one call to ``sample`` may draw.
 MAX_SAMPLES = 10_000_000
 
 
-def _count(n) -> int:
-    return check_range("n", n, lo=1, hi=MAX_SAMPLES, integer=True)
+def _count(n, dim: int = 2) -> int:
+    """The sample size n, with n * dim at most MAX_SAMPLES numbers."""
+    return check_range("n", n, lo=1, hi=MAX_SAMPLES // dim, integer=True)
 
 
 def _noisy(points: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
@@ -34,34 +38,119 @@ def _noisy(points: np.ndarray, noise: float, rng: np.random.Generator) -> np.nda
 
 @dataclass(frozen=True)
 class Gaussian:
-    """The normal law N(mean, cov) in the plane; the default is the standard Gaussian.
+    """The normal law N(mean, cov) in any dimension; the default is the standard 2D Gaussian.
 
     Parameters
     ----------
-    mean : array-like of float, shape (2,)
-    cov : array-like of float, shape (2, 2)
-        Symmetric positive definite.
+    mean : array-like of float, shape (d,), default (0, 0)
+        d in [1, 4096].
+    cov : array-like of float of shape (d, d), or float, default identity
+        Symmetric positive definite; a number is a variance (``cov * I``).
     """
 
     mean: tuple = (0.0, 0.0)
-    cov: tuple = ((1.0, 0.0), (0.0, 1.0))
+    cov: tuple | float | None = None
     _cholesky: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        mean = check_array("mean", self.mean, shape=(2,))
-        cov = check_array("cov", self.cov, shape=(2, 2))
-        object.__setattr__(self, "mean", tuple(mean))
-        object.__setattr__(self, "cov", tuple(map(tuple, cov)))
-        object.__setattr__(self, "_cholesky", cholesky_factor("cov", cov))
+        mean = check_array("mean", self.mean, ndim=1)
+        if mean.shape[0] > 4096:
+            raise ValueError(f"mean must have at most 4096 entries (the dimension), got {mean.shape[0]}")
+        cov = covariance_matrix("cov", 1.0 if self.cov is None else self.cov, mean.shape[0])
+        object.__setattr__(self, "mean", tuple(mean.tolist()))
+        object.__setattr__(self, "cov", tuple(map(tuple, cov.tolist())))
+        object.__setattr__(self, "_cholesky", np.linalg.cholesky(cov))
+
+    @property
+    def dim(self) -> int:
+        """The dimension d of the points."""
+        return len(self.mean)
 
     def sample(self, n: int, seed=0) -> np.ndarray:
-        """n independent draws, shape (n, 2) float64."""
-        n, rng = _count(n), make_rng(seed)
-        return np.asarray(self.mean) + rng.standard_normal((n, 2)) @ self._cholesky.T
+        """n independent draws, shape (n, d) float64."""
+        n, rng = _count(n, self.dim), make_rng(seed)
+        return np.asarray(self.mean) + rng.standard_normal((n, self.dim)) @ self._cholesky.T
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianMixture:
+    """An equal-weight mixture of Gaussians with one shared covariance, in any dimension.
+
+    A source that is not Gaussian (a checkerboard, a drawing) smoothed into K bumps: the
+    exact deblender handles such a source in closed form
+    (``ExactDeblender(targets, source_mean=mixture.means, source_cov=mixture.cov)``).
+
+    Parameters
+    ----------
+    means : array-like of float, shape (K, d)
+        K in [1, 1024] component means.
+    cov : array-like of float of shape (d, d), or float, default 1
+        The shared covariance; a number is a variance (``cov * I``).
+    """
+
+    means: np.ndarray
+    cov: np.ndarray | float = 1.0
+
+    def __post_init__(self):
+        means = check_array("means", self.means, ndim=2)
+        if means.shape[0] > 1024 or means.shape[1] > 4096:
+            raise ValueError(f"means must have at most 1024 rows and 4096 columns, got {means.shape}")
+        cov = covariance_matrix("cov", self.cov, means.shape[1])
+        means.flags.writeable = False
+        cov.flags.writeable = False
+        object.__setattr__(self, "means", means)
+        object.__setattr__(self, "cov", cov)
+
+    @property
+    def dim(self) -> int:
+        """The dimension d of the points."""
+        return int(self.means.shape[1])
+
+    @classmethod
+    def smoothing(cls, density, components: int = 64, bandwidth: float = 0.15,
+                  seed=0) -> GaussianMixture:
+        """``components`` points of ``density`` as means, each a Gaussian of std ``bandwidth``.
+
+        Parameters
+        ----------
+        density : object with ``sample(n, seed)``
+        components : int, default 64
+            In [1, 1024].
+        bandwidth : float, default 0.15
+            In (0, 10].
+        seed : int or numpy.random.Generator, default 0
+        """
+        if not hasattr(density, "sample"):
+            raise TypeError(f"density must have a sample(n, seed) method, got {type(density).__name__}")
+        components = check_range("components", components, lo=1, hi=1024, integer=True)
+        bandwidth = check_range("bandwidth", bandwidth, lo=0, hi=10, lo_open=True)
+        return cls(density.sample(components, seed=seed), bandwidth**2)
+
+    def sample(self, n: int, seed=0) -> np.ndarray:
+        """n independent draws, shape (n, d) float64."""
+        n, rng = _count(n, self.dim), make_rng(seed)
+        component = rng.integers(0, self.means.shape[0], n)
+        noise = rng.standard_normal((n, self.dim)) @ np.linalg.cholesky(self.cov).T
+        return self.means[component] + noise
+
+
+def covariance_matrix(name: str, cov, dim: int) -> np.ndarray:
+    """A (dim, dim) symmetric positive definite matrix from a matrix or a variance, else ValueError.
+
+    A number ``v`` in [1e-100, 1e100] means ``v * I``.
+    """
+    if isinstance(cov, (Real, np.ndarray)) and not isinstance(cov, bool) and np.ndim(cov) == 0:
+        variance = check_range(name, float(check_array(name, cov)[0]), lo=1e-100, hi=1e100)
+        return np.eye(dim) * variance
+    matrix = check_array(name, cov)
+    if matrix.shape != (dim, dim):
+        raise ValueError(f"{name} must be a number or have shape ({dim}, {dim}), got {matrix.shape}")
+    cholesky_factor(name, matrix)
+    return matrix
 
 
 def cholesky_factor(name: str, cov: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor of a symmetric positive definite 2x2 matrix, else ValueError."""
+    """Lower Cholesky factor of a symmetric positive definite matrix, else ValueError."""
     if not np.allclose(cov, cov.T, rtol=1e-12, atol=1e-14):
         raise ValueError(f"{name} must be symmetric, got {cov.tolist()}")
     try:
@@ -221,7 +310,13 @@ def image_density(image, *, invert: bool = True, x_range=(-2.0, 2.0), y_range=No
     y_range : pair of float, optional
         Default: centred on 0 with the image's aspect ratio.
     """
-    array = np.asarray(image)
+    invert = check_bool("invert", invert)
+    if isinstance(image, (str, bytes)) or image is None:
+        raise TypeError(f"image must be an array of pixels, got {type(image).__name__}")
+    try:
+        array = np.asarray(image)
+    except ValueError:  # a ragged nested list
+        raise TypeError("image must be a rectangular array of pixels") from None
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise ValueError(f"image must have shape (rows, columns) or (rows, columns, 3 or 4), "
                          f"got {array.shape}")
@@ -230,6 +325,9 @@ def image_density(image, *, invert: bool = True, x_range=(-2.0, 2.0), y_range=No
     opacity = values[..., 3] if values.ndim == 3 and values.shape[2] == 4 else 1.0
     grey = values if values.ndim == 2 else values[..., :3] @ np.array([0.299, 0.587, 0.114])
     mass = (1.0 - grey if invert else grey) * opacity
+    if not (mass > 0).any():
+        raise ValueError(f"image has no pixel that carries mass ({'dark' if invert else 'bright'} "
+                         f"and not transparent) with invert={invert}")
     x_range = check_interval("x_range", x_range)
     if y_range is None:
         half = (x_range[1] - x_range[0]) * array.shape[0] / array.shape[1] / 2
@@ -271,6 +369,6 @@ DENSITIES = {
 
 def make_density(name: str, **parameters):
     """The density called ``name`` (a key of :data:`DENSITIES`) with its ``parameters``."""
-    if name not in DENSITIES:
+    if not isinstance(name, str) or name not in DENSITIES:
         raise ValueError(f"name must be one of {', '.join(map(repr, DENSITIES))}; got {name!r}")
     return DENSITIES[name](**parameters)

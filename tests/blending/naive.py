@@ -11,14 +11,19 @@ from scipy.spatial.distance import cdist
 
 
 def posterior_weights(x, alpha, targets, mean, cov):
-    """w[i, j] = softmax_j(-0.5 r^T Sigma^-1 r / (1-a)^2), r = x_i - (1-a) mu - a y_j: (n, m)."""
+    """w[i, j] = softmax_j(-0.5 r^T Sigma^-1 r / (1-a)^2), r = x_i - (1-a) mu - a y_j: (n, m).
+
+    ``mean`` (d,) or the K means (K, d) of an equal-weight mixture source (then the term is
+    summed over the means: a log-sum-exp); ``cov`` (d, d).
+    """
     precision = np.linalg.inv(cov)
+    means = np.atleast_2d(mean)
     weights = np.empty((len(x), len(targets)))
     for i, (point, a) in enumerate(zip(x, alpha)):
-        r = point - (1 - a) * mean - a * targets
-        logits = -0.5 * np.einsum("mi,ij,mj->m", r, precision, r) / (1 - a) ** 2
-        w = np.exp(logits - logits.max())
-        weights[i] = w / w.sum()
+        r = point[None, None, :] - (1 - a) * means[:, None, :] - a * targets[None, :, :]
+        logits = -0.5 * np.einsum("kmi,ij,kmj->km", r, precision, r) / (1 - a) ** 2
+        per_target = np.exp(logits - logits.max()).sum(axis=0)
+        weights[i] = per_target / per_target.sum()
     return weights
 
 
@@ -47,9 +52,20 @@ def stochastic_chain(start, T, targets, mean, cov, uniforms):
     return np.array(path)
 
 
-def mlp_forward(layers, x, alpha, activation="relu"):
-    """Row-major forward pass; layers = [(W (fan_in, fan_out), b), ...]. Returns (pre, post, out)."""
-    h = np.column_stack([x, alpha]).astype(np.float64)
+def network_inputs(x, alpha, slots=None, slot_count=0):
+    """Rows [x, alpha, onehot(slot)]: the deblender's input (one-hot only for slot_count > 0)."""
+    columns = [np.asarray(x, dtype=np.float64), np.asarray(alpha, dtype=np.float64)[:, None]]
+    if slot_count:
+        columns.append(np.eye(slot_count)[slots])
+    return np.concatenate(columns, axis=1)
+
+
+def mlp_forward(layers, x, alpha, activation="relu", slots=None, slot_count=0, inputs=None):
+    """Row-major forward pass; layers = [(W (fan_in, fan_out), b), ...]. Returns (pre, post, out).
+
+    ``inputs`` replaces the deblender's [x, alpha, onehot] rows (for the classifier).
+    """
+    h = network_inputs(x, alpha, slots, slot_count) if inputs is None else np.asarray(inputs, float)
     pre, post = [], []
     for W, b in layers[:-1]:
         z = h @ W + b
@@ -60,13 +76,30 @@ def mlp_forward(layers, x, alpha, activation="relu"):
     return pre, post, h @ W + b
 
 
-def mlp_loss_and_gradients(layers, x, alpha, velocity, activation="relu"):
+def mlp_loss_and_gradients(layers, x, alpha, velocity, activation="relu", slots=None,
+                           slot_count=0):
     """mean_b ||D_b - v_b||^2 and [(dW, db), ...] by the chain rule, one layer at a time."""
-    pre, post, out = mlp_forward(layers, x, alpha, activation)
+    pre, post, out = mlp_forward(layers, x, alpha, activation, slots, slot_count)
     n = len(x)
     loss = np.sum((out - velocity) ** 2) / n
-    inputs = [np.column_stack([x, alpha])] + post
-    delta = 2 * (out - velocity) / n
+    return loss, _backpropagate(layers, network_inputs(x, alpha, slots, slot_count), pre, post,
+                                2 * (out - velocity) / n, activation)
+
+
+def classifier_loss_and_gradients(layers, points, labels, activation="relu"):
+    """Mean softmax cross-entropy and its gradients, by the chain rule."""
+    pre, post, out = mlp_forward(layers, None, None, activation, inputs=points)
+    shifted = out - out.max(axis=1, keepdims=True)
+    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    n = len(points)
+    loss = -np.mean(np.log(probabilities[np.arange(n), labels]))
+    delta = (probabilities - np.eye(out.shape[1])[labels]) / n
+    return loss, _backpropagate(layers, np.asarray(points, float), pre, post, delta, activation)
+
+
+def _backpropagate(layers, first_inputs, pre, post, delta, activation):
+    """[(dW, db), ...] given dloss/dout (delta), layer by layer from the output."""
+    inputs = [first_inputs] + post
     gradients = []
     for index in range(len(layers) - 1, -1, -1):
         W, _ = layers[index]
@@ -79,7 +112,7 @@ def mlp_loss_and_gradients(layers, x, alpha, velocity, activation="relu"):
                 s = 1 / (1 + np.exp(-z))
                 slope = s * (1 + z * (1 - s))
             delta = (delta @ W.T) * slope
-    return loss, gradients[::-1]
+    return gradients[::-1]
 
 
 def adam_step(theta, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -102,6 +135,28 @@ def sliced_wasserstein(a, b, directions):
         pb = np.repeat(np.sort(b @ u), common // m)
         squares.append(np.mean((pa - pb) ** 2))
     return math.sqrt(np.mean(squares))
+
+
+def nearest_distances(points, reference):
+    """Distance from each point to its nearest reference point, by scipy's cdist."""
+    return cdist(points, reference).min(axis=1)
+
+
+def frechet_distance(a, b):
+    """|mu_a - mu_b|^2 + tr(S_a + S_b - 2 sqrtm(S_a S_b)), with scipy's general sqrtm."""
+    from scipy.linalg import sqrtm
+
+    cov_a, cov_b = np.atleast_2d(np.cov(a.T)), np.atleast_2d(np.cov(b.T))
+    gap = a.mean(axis=0) - b.mean(axis=0)
+    return float(gap @ gap + np.trace(cov_a + cov_b - 2 * np.real(sqrtm(cov_a @ cov_b))))
+
+
+def slerp(a, b, t):
+    """Spherical interpolation of directions with linearly interpolated norms."""
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    omega = np.arccos(np.dot(a / na, b / nb))
+    direction = (np.sin((1 - t) * omega) * a / na + np.sin(t * omega) * b / nb) / np.sin(omega)
+    return direction * ((1 - t) * na + t * nb)
 
 
 def energy_distance(a, b):

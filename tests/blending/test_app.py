@@ -1,4 +1,4 @@
-"""The blending view, driven without a browser: train, scrub alpha, move T, change densities."""
+"""The blending view, driven without a browser: train, scrub alpha, move T, change the data."""
 
 import datetime
 import io
@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 
 from explorer.apps import App
+from explorer.apps._base import PENDING_MARK
 from explorer.apps.blending import CHAIN_STEPS, DISPLAY_STEPS, build_blending_app
 
 SMALL = dict(steps=300, points=150, shown=200)
 
 
-def trace(app, name):
-    return app.figure.data[app.traces[name]]
+def xy(app, name):
+    trace = app.trace(name)
+    return np.column_stack([np.asarray(trace.x, dtype=float), np.asarray(trace.y, dtype=float)])
 
 
 def fingerprint(app):
@@ -32,46 +34,61 @@ def app():
 def test_training_streams_into_the_figure(app):
     assert isinstance(app, App) and app.primary_control == "alpha"
     assert "300 steps" in app.status.value and "done" in app.status.value
-    assert len(trace(app, "loss").y) == 300 and app.train_button.description == "Train"
-    assert len(trace(app, "trained points").x) == 200
+    assert len(app.trace("loss").y) == 300 and app.run_button.description == "Train"
+    assert len(app.trace("trained points").x) == 200
     for method in ("euler", "midpoint", "heun"):
-        assert len(trace(app, method).x) > 0
-    assert "median gap to training set" in app.figure.layout.annotations[1].text
+        assert len(app.trace(method).x) > 0
+    assert len(app.trace("floor").y) == 2
+    assert "median gap to training set" in app.annotation("trained").text
+    assert app.pending() == [] and app.applied_settings()["steps"] == 300
 
 
 def test_alpha_scrubs_precomputed_trajectories(app):
-    app.alpha.value = 0.0
-    np.testing.assert_allclose(trace(app, "exact points").x, app.start_points[:, 0])
+    app.controls["alpha"].value = 0.0
+    np.testing.assert_allclose(xy(app, "exact points"), app.start_points[:app.exact_count])
     before = fingerprint(app)
-    app.alpha.value = 0.5
+    app.controls["alpha"].value = 0.5
     assert fingerprint(app) != before
-    np.testing.assert_allclose(trace(app, "trained points").y,
-                               app.trained_path.points[DISPLAY_STEPS // 2][:, 1])
-    app.alpha.value = 1.0
-    exact_final = np.column_stack([trace(app, "exact points").x, trace(app, "exact points").y])
-    assert np.median(np.min(np.linalg.norm(exact_final[:, None] - app.training_points[None], axis=-1), axis=1)) < 0.05
+    np.testing.assert_allclose(xy(app, "trained points"), app.trained_path.points[DISPLAY_STEPS // 2])
+    app.controls["alpha"].value = 1.0
+    gaps = np.min(np.linalg.norm(xy(app, "exact points")[:, None] - app.training_points[None], axis=-1), axis=1)
+    assert np.median(gaps) < 0.05
 
 
-def test_chain_steps_slider_redraws_the_random_paths(app):
-    before = np.asarray(trace(app, "random paths").x, dtype=float)
-    app.chain_steps.value = CHAIN_STEPS[-1]
-    after = np.asarray(trace(app, "random paths").x, dtype=float)
-    assert after.size > before.size and "T = 256" in app.figure.layout.annotations[3].text
-    assert trace(app, "chosen T").x == (CHAIN_STEPS[-1],)
-    assert len(trace(app, "spread").x) == len(CHAIN_STEPS)
+def test_training_points_are_drawn_above_the_samples(app):
+    names = [trace.name for trace in app.figure.data]
+    assert names.index("exact training points") > names.index("exact points")
+    assert names.index("trained training points") > names.index("trained points")
 
 
-def test_train_button_stops_and_densities_can_be_drawn_or_uploaded():
+def test_chain_control_redraws_the_random_paths(app):
+    before = np.asarray(app.trace("random paths").x, dtype=float)
+    app.controls["T"].value = CHAIN_STEPS[-1]
+    after = np.asarray(app.trace("random paths").x, dtype=float)
+    assert after.size > before.size and "T = 256" in app.annotation("chain").text
+    assert app.trace("chosen T").x == (CHAIN_STEPS[-1],)
+    assert len(app.trace("spread").x) == len(CHAIN_STEPS)
+
+
+def test_network_settings_are_pending_until_train(app):
+    app.controls["width"].value = 32
+    assert app.pending() == ["width"] and app.controls["width"].description.endswith(PENDING_MARK)
+    assert "press Train" in app.status.value
+    app.controls["width"].value = 64
+    assert app.pending() == []
+
+
+def test_stop_and_own_targets():
     view = build_blending_app(autostart=False, **SMALL)
-    assert len(trace(view, "exact points").x) == 200 and len(trace(view, "trained points").x) == 0
-    view.settings["steps"].value = 200_000
-    view.toggle_training()
-    assert view.train_button.description == "Stop"
-    view.toggle_training()
-    view.wait()
-    assert "stopped" in view.status.value and view.train_button.description == "Train"
-    view.drawing.value = "#....\n.....\n....#"
-    assert view.settings["target"].value == "drawing"
+    assert len(view.trace("exact points").x) == 200 and len(view.trace("trained points").x) == 0
+    view.controls["steps"].value = 200_000
+    view.toggle_run()
+    assert view.run_button.description == "Stop"
+    view.toggle_run()
+    assert view.wait(timeout=30)
+    assert "stopped" in view.status.value and view.run_button.description == "Train"
+    view.controls["drawing"].value = "#....\n.....\n....#"
+    assert view.controls["target"].value == "drawing"
     corners = np.abs(view.training_points)  # only the two corner cells (of 5 x 3) carry ink
     assert np.all(corners[:, 0] >= 1.2) and np.all(corners[:, 1] >= 2 / 3)
     image = np.ones((20, 20, 3))
@@ -81,19 +98,38 @@ def test_train_button_stops_and_densities_can_be_drawn_or_uploaded():
     view.upload.value = ({"name": "dot.png", "type": "image/png", "size": buffer.tell(),
                           "content": memoryview(buffer.getvalue()),
                           "last_modified": datetime.datetime(2024, 1, 1)},)
-    assert view.settings["target"].value == "upload"
+    assert view.controls["target"].value == "upload"
     assert np.all(view.training_points[:, 0] < 0) and np.all(view.training_points[:, 1] > 0)
 
 
-def test_a_non_gaussian_source_trains_but_has_no_exact_panel():
+def test_a_non_gaussian_source_fills_every_panel():
     view = build_blending_app(source="checkerboard", target="eight_gaussians", **SMALL)
     view.wait()
-    assert "needs a Gaussian source" in view.figure.layout.annotations[0].text
-    assert len(trace(view, "exact points").x) == 0 and len(trace(view, "trained points").x) == 200
-    assert "error" not in view.status.value
+    assert "checkerboard as 16 Gaussians" in view.annotation("exact").text
+    for name in ("exact points", "trained points", "random paths", "deterministic paths",
+                 "spread", "euler", "loss"):
+        assert len(view.trace(name).x) > 0, name
+    assert "Error" not in view.status.value
 
 
-def test_errors_become_a_status_line():
+def test_a_fixed_input_clears_the_old_error():
     view = build_blending_app(autostart=False, **SMALL)
-    view.settings["target"].value = "upload"  # nothing uploaded yet
+    view.controls["target"].value = "upload"  # nothing uploaded yet
     assert "upload an image first" in view.status.value and "Traceback" not in view.status.value
+    view.controls["target"].value = "spiral"
+    assert "upload" not in view.status.value and "Error" not in view.status.value
+    view.controls["drawing"].value = "...\n..."  # no ink: an error
+    assert "drawing must contain at least one ink character" in view.status.value
+    view.controls["drawing"].value = "#.\n.#"
+    assert "Error" not in view.status.value and view.data_ready
+
+
+def test_bad_defaults_are_refused_by_name():
+    with pytest.raises(ValueError, match="^points must be an integer in"):
+        build_blending_app(points=10)
+    with pytest.raises(ValueError, match="^T must be one of"):
+        build_blending_app(T=3)
+    with pytest.raises(TypeError, match="unknown setting"):
+        build_blending_app(colour="red")
+    with pytest.raises(ValueError, match="^shown must be an integer"):
+        build_blending_app(shown=10**6)

@@ -62,6 +62,27 @@ def test_random_paths_collapse_onto_the_deterministic_map(deblender):
     assert np.median(distance) < 0.1
 
 
+def test_any_dimension_a_mixture_source_and_classes_match_the_naive_chain():
+    rng = np.random.default_rng(3)
+    targets = rng.normal(size=(25, 5)) + 1.0
+    means = rng.normal(size=(3, 5))
+    cov = np.diag(np.linspace(0.5, 1.5, 5))
+    deblender = ExactDeblender(targets, means, cov)
+    x0, T = rng.normal(size=(7, 5)), 9
+    paths = stochastic_paths(deblender, x0, T, seed=4)
+    uniforms = make_rng(4).random((T, len(x0)))
+    expected = naive.stochastic_chain(x0, T, targets, means, cov, uniforms)
+    np.testing.assert_allclose(paths.points, expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(paths[-1], targets[paths.target_index])
+    labels = np.arange(25) % 4
+    labelled = ExactDeblender(targets, means, cov, labels=labels)
+    asked = np.arange(7) % 4
+    ends = stochastic_paths(labelled, x0, 16, seed=1, labels=asked)
+    np.testing.assert_array_equal(labels[ends.target_index], asked)
+    spread = endpoint_spread(labelled, x0[:2], T=(2, 8), n_paths=3, seed=0, labels=[1, 3])
+    assert spread.endpoints.shape == (2, 2, 3, 5)
+
+
 def test_a_single_target_has_no_spread():
     spread = endpoint_spread(ExactDeblender([[1.0, 2.0]]), start_points(3), T=5, n_paths=4)
     np.testing.assert_array_equal(spread.spread, [0.0])
@@ -73,11 +94,17 @@ def test_a_single_target_has_no_spread():
     (lambda d: stochastic_paths(d, start_points(), 2.5), "T"),
     (lambda d: stochastic_paths(d, np.zeros((0, 2)), 4), "x0"),
     (lambda d: stochastic_paths(d, [[np.nan, 1.0]], 4), "x0"),
-    (lambda d: stochastic_paths(lambda x, a: x, start_points(), 4), "exact_deblender"),
+    (lambda d: stochastic_paths(d, np.zeros((3, 5)), 4), "x0"),
     (lambda d: stochastic_paths(d, start_points(), 4, seed=-1), "seed"),
+    (lambda d: stochastic_paths(d, start_points(), 4, labels=[0] * 6), "labels"),
     (lambda d: endpoint_spread(d, start_points(), T=[4, 0]), "T"),
     (lambda d: endpoint_spread(d, start_points(), n_paths=1), "n_paths"),
 ])
 def test_bad_input_names_the_parameter(deblender, call, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):
         call(deblender)
+
+
+def test_a_deblender_without_targets_is_a_type_error():
+    with pytest.raises(TypeError, match="^exact_deblender must be a ExactDeblender"):
+        stochastic_paths(lambda x, a: x, start_points(), 4)

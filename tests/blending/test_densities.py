@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from explorer.blending import (DENSITIES, Checkerboard, ConcentricRings, EightGaussians, Gaussian,
-                               GridDensity, Spiral, TwoMoons, drawing_density, image_density,
-                               make_density)
+                               GaussianMixture, GridDensity, Spiral, TwoMoons, drawing_density,
+                               image_density, make_density)
 
 
 @pytest.mark.parametrize("name", list(DENSITIES))
@@ -23,6 +23,20 @@ def test_gaussian_moments():
     points = Gaussian(mean=(1.0, -2.0), cov=[[2.0, 0.6], [0.6, 0.5]]).sample(200_000, seed=0)
     np.testing.assert_allclose(points.mean(axis=0), [1.0, -2.0], atol=0.01)
     np.testing.assert_allclose(np.cov(points.T), [[2.0, 0.6], [0.6, 0.5]], atol=0.02)
+
+
+def test_gaussians_and_mixtures_in_any_dimension():
+    standard = Gaussian(mean=np.zeros(64))
+    assert standard.dim == 64 and standard.sample(3, seed=0).shape == (3, 64)
+    np.testing.assert_array_equal(Gaussian(cov=2.0).cov, [[2.0, 0.0], [0.0, 2.0]])
+    assert Gaussian() == Gaussian(cov=np.eye(2))  # still a value (hashable, comparable)
+    means = np.array([[-3.0, 0.0, 0.0], [3.0, 0.0, 0.0]])
+    points = GaussianMixture(means, 0.01).sample(4000, seed=1)
+    assert points.shape == (4000, 3) and np.all(np.abs(np.abs(points[:, 0]) - 3) < 0.5)
+    assert 0.45 < np.mean(points[:, 0] > 0) < 0.55
+    smooth = GaussianMixture.smoothing(Checkerboard(), components=16, bandwidth=0.1, seed=2)
+    np.testing.assert_array_equal(smooth.means, Checkerboard().sample(16, seed=2))
+    np.testing.assert_allclose(smooth.cov, 0.01 * np.eye(2))
 
 
 def test_supports():
@@ -75,6 +89,13 @@ def test_drawing_and_image_densities():
     (lambda: EightGaussians(std=0.0), "std"),
     (lambda: Gaussian(cov=[[1.0, 0.0], [0.0, -1.0]]), "cov"),
     (lambda: Gaussian(mean=(np.nan, 0.0)), "mean"),
+    (lambda: Gaussian(cov=np.eye(3)), "cov"),
+    (lambda: Gaussian(cov=-1.0), "cov"),
+    (lambda: GaussianMixture(np.zeros(3)), "means"),
+    (lambda: GaussianMixture(np.zeros((2, 2)), cov=np.eye(3)), "cov"),
+    (lambda: GaussianMixture.smoothing(TwoMoons(), components=0), "components"),
+    (lambda: GaussianMixture.smoothing(TwoMoons(), bandwidth=0.0), "bandwidth"),
+    (lambda: Gaussian(mean=np.zeros(64)).sample(10**6), "n"),
     (lambda: GridDensity(np.zeros((3, 3))), "weights"),
     (lambda: GridDensity(-np.ones((3, 3))), "weights"),
     (lambda: GridDensity(np.ones(3)), "weights"),

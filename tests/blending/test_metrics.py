@@ -5,15 +5,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from explorer._jit import set_num_threads
 from explorer._validation import make_rng
 from explorer.blending import (EightGaussians, Gaussian, distance_to_nearest, energy_distance,
-                               TwoMoons, sample_quality, sliced_wasserstein)
+                               nearest_points, TwoMoons, sample_quality, sliced_wasserstein)
 from tests.blending import naive
 
 
-def directions(n_directions, seed):
+def directions(n_directions, seed, dim=2):
     """The directions sliced_wasserstein draws for this seed (normalised Gaussians)."""
-    d = make_rng(seed).standard_normal((n_directions, 2))
+    d = make_rng(seed).standard_normal((n_directions, dim))
     return d / np.linalg.norm(d, axis=1, keepdims=True)
 
 
@@ -23,6 +24,33 @@ def test_sliced_wasserstein_matches_the_naive_version(n, m):
     a, b = rng.normal(size=(n, 2)), rng.normal(size=(m, 2)) * 2 + 1
     expected = naive.sliced_wasserstein(a, b, directions(17, 4))
     assert sliced_wasserstein(a, b, n_directions=17, seed=4) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("dim", [1, 3, 64])
+def test_metrics_in_any_dimension_match_the_naive_versions(dim):
+    rng = np.random.default_rng(dim)
+    a, b = rng.normal(size=(40, dim)), rng.normal(size=(33, dim)) + 0.3
+    expected = naive.sliced_wasserstein(a, b, directions(9, 2, dim))
+    assert sliced_wasserstein(a, b, n_directions=9, seed=2) == pytest.approx(expected, rel=1e-12)
+    assert energy_distance(a, b) == pytest.approx(naive.energy_distance(a, b), rel=1e-12)
+    distances, index = nearest_points(a, b)
+    np.testing.assert_allclose(distances, naive.nearest_distances(a, b), rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(a - b[index], axis=1), distances, rtol=1e-12)
+    assert nearest_points(b[[4, 7]], b)[0].tolist() == [0.0, 0.0]  # a copy is at distance 0
+
+
+def test_metrics_give_the_same_bits_for_one_or_two_threads():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(301, 7)), rng.normal(size=(207, 7))
+    results = []
+    for threads in (1, 2):
+        previous = set_num_threads(threads)
+        try:
+            results.append((sliced_wasserstein(a, b), energy_distance(a, b), nearest_points(a, b)[0]))
+        finally:
+            set_num_threads(previous)
+    assert results[0][:2] == results[1][:2]
+    np.testing.assert_array_equal(results[0][2], results[1][2])
 
 
 def test_sliced_wasserstein_exact_answers():
@@ -96,6 +124,12 @@ def test_distance_to_nearest():
     (lambda: sample_quality(np.zeros((0, 2)), EightGaussians()), "samples"),
     (lambda: sample_quality(np.zeros((3, 2)), np.zeros((0, 2))), "target"),
     (lambda: distance_to_nearest(np.zeros((3, 2)), np.zeros((0, 2))), "reference"),
+    (lambda: distance_to_nearest(np.zeros((3, 2)), np.zeros((3, 4))), "reference"),
+    (lambda: energy_distance(np.zeros((3, 2)), np.zeros((3, 3))), "b"),
+    (lambda: energy_distance(np.zeros((3, 2)), [[1e308, 0.0]]), "b"),
+    (lambda: sliced_wasserstein([[1e200, 0.0]], np.zeros((3, 2))), "a"),
+    (lambda: sample_quality([[1e300, 0.0]], EightGaussians()), "samples"),
+    (lambda: distance_to_nearest(np.zeros((200_000, 2)), np.zeros((200_000, 2))), "reference"),
 ])
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):

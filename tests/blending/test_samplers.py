@@ -90,8 +90,26 @@ def test_a_non_finite_velocity_is_a_flagged_divergence():
 
 def test_vector_field_on_a_grid():
     field = vector_field(BLEND, 0.25, x_range=(-1, 1), y_range=(0, 2), resolution=5)
-    assert field.velocity.shape == (5, 5, 2)
+    assert field.velocity.shape == (5, 5, 2) and not field.any_diverged
     np.testing.assert_allclose(field.velocity[3, 1], BLEND([[field.x[1], field.y[3]]], 0.25)[0])
+
+
+def test_a_vector_field_of_a_diverged_deblender_is_flagged():
+    def broken(x, alpha):
+        return np.where(x[:, :1] > 0, np.inf, 1.0) * np.ones_like(x)
+
+    field = vector_field(broken, 0.5, resolution=4)
+    np.testing.assert_array_equal(field.diverged, np.tile(field.x > 0, (4, 1)))
+    assert field.any_diverged and np.all(np.isfinite(field.velocity[~field.diverged]))
+    assert sample(broken, [[1.0, 0.0]], 4).diverged
+
+
+def test_samplers_work_in_any_dimension():
+    blend = GaussianDeblender(target_mean=np.arange(7.0), target_std=np.linspace(0.3, 2.0, 7))
+    x0 = np.random.default_rng(2).normal(size=(50, 7))
+    errors = [np.abs(sample(blend, x0, T, method="heun").final - blend.exact_map(x0)).max()
+              for T in (16, 32)]
+    assert errors[0] / errors[1] == pytest.approx(4.0, rel=0.15)
 
 
 @pytest.mark.parametrize("call, name", [
@@ -101,9 +119,9 @@ def test_vector_field_on_a_grid():
     (lambda: sample(BLEND, [[0.0, np.inf]], 4), "x0"),
     (lambda: sample(BLEND, np.zeros((4, 3)), 4), "x0"),
     (lambda: sample(BLEND, X0, 4, method="rk4"), "method"),
-    (lambda: sample("not callable", X0, 4), "deblender"),
     (lambda: sample(lambda x, a: x[:, :1], X0, 4), "deblender"),
     (lambda: sample(BLEND, np.zeros((10**6, 2)), 100), "T"),
+    (lambda: vector_field(GaussianDeblender(target_mean=np.zeros(3)), 0.5), "deblender"),
     (lambda: vector_field(BLEND, 1.5), "alpha"),
     (lambda: vector_field(BLEND, 0.5, resolution=1), "resolution"),
     (lambda: vector_field(BLEND, 0.5, x_range=(1, 0)), "x_range"),
@@ -111,3 +129,10 @@ def test_vector_field_on_a_grid():
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):
         call()
+
+
+def test_things_that_are_not_callable_are_type_errors():
+    with pytest.raises(TypeError, match="^deblender must be callable"):
+        sample("not callable", X0, 4)
+    with pytest.raises(TypeError, match="^callback must be callable"):
+        sample(BLEND, X0, 4, callback=5)
