@@ -32,10 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import Report, best_time  # noqa: E402
-from explorer._jit import blas_threads  # noqa: E402
-from explorer.koopman import auto_piecewise_dmd, fitzhugh_nagumo, lambda_omega  # noqa: E402
-from tests.koopman import naive_piecewise  # noqa: E402
+from benchmarks._common import Report, best_time
+from explorer._jit import blas_threads
+from explorer.koopman import auto_piecewise_dmd, fitzhugh_nagumo, lambda_omega
+from tests.koopman import naive_piecewise
 
 ROUNDS = 2
 

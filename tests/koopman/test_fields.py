@@ -16,7 +16,8 @@ def test_lambda_omega_matches_a_plain_rk4_on_its_grid():
     start = np.random.default_rng(3).uniform(-1, 1, 2 * resolution**2)
     result = lambda_omega(resolution, length, diffusion=diffusion, beta=beta, initial=start,
                           dt=0.2, steps=6, max_step=0.05)
-    field = lambda x: naive_fields.lambda_omega_field(x, diffusion, beta, length / resolution)
+    def field(x):
+        return naive_fields.lambda_omega_field(x, diffusion, beta, length / resolution)
     expected = naive.rk4_samples(field, start, 0.2, 6, 4)
     np.testing.assert_allclose(result.states[0], expected, rtol=1e-12, atol=1e-13)
     assert result.grid.shape == (resolution,) and result.grid[0] == pytest.approx(-3 + 0.375)
@@ -73,7 +74,8 @@ def test_the_stable_step_is_stated_and_enforced():
     bound = lambda_omega_stable_step(64, 20.0, amplitude=amplitude)
     assert not lambda_omega(64, 20.0, max_step=bound, dt=bound, steps=40).diverged
     # the bound is not loose by orders of magnitude: 3x over it, RK4 blows up
-    field = lambda x: naive_fields.lambda_omega_field(x, 0.1, 1.0, dx)
+    def field(x):
+        return naive_fields.lambda_omega_field(x, 0.1, 1.0, dx)
     with np.errstate(over="ignore", invalid="ignore"):
         assert not np.isfinite(naive.rk4_samples(field, start, 3 * bound, 400, 1)).all()
 
