@@ -44,6 +44,7 @@ RELU, SILU = 0, 1
 LINEAR, RELU_FORWARD, SILU_FORWARD, RELU_BACKWARD, SILU_BACKWARD = 0, 1, 2, 3, 4
 TRANSPOSE_TILE = 16
 TILE = 128  # most minibatch columns per tile of the training step
+ADAM_BLOCK = 16384  # parameters per thread task of the tile sum and Adam update
 
 
 @njit_cached(inline="always")
@@ -320,18 +321,6 @@ def class_rows(slots, first, n, d, inputs):
         inputs[d + 1 + slots[first + b], b] = 1.0
 
 
-@njit_cached
-def _sum_tiles(gradients, gradient):
-    """gradient = gradients[0] + gradients[1] + ..., in tile order."""
-    tiles, size = gradients.shape
-    for k in range(size):
-        gradient[k] = gradients[0, k]
-    for tile in range(1, tiles):
-        row = gradients[tile]
-        for k in range(size):
-            gradient[k] += row[k]
-
-
 @njit_parallel
 def train_steps(theta, m, v, step_counter, n_in, width, depth, activation, lr, beta1, beta2,
                 eps, source, target, alpha, slots, losses, gradient, gradients, tile_losses,
@@ -367,10 +356,31 @@ def train_steps(theta, m, v, step_counter, n_in, width, depth, activation, lr, b
         losses[t] = loss / batch
         if not math.isfinite(losses[t]):
             return t
-        _sum_tiles(gradients, gradient)
         step_counter[0] += 1
-        adam_update(theta, gradient, m, v, step_counter[0], lr, beta1, beta2, eps)
+        correction1 = 1.0 - beta1 ** step_counter[0]
+        root_correction2 = math.sqrt(1.0 - beta2 ** step_counter[0])
+        # the tile sum and Adam are elementwise: split over threads by parameter blocks, each
+        # element computed in the same order whatever the thread count (same bits)
+        for block in prange((theta.size + ADAM_BLOCK - 1) // ADAM_BLOCK):
+            _sum_tiles_and_adam(theta, gradients, gradient, m, v, block * ADAM_BLOCK,
+                                min(theta.size, (block + 1) * ADAM_BLOCK), lr / correction1,
+                                root_correction2, beta1, beta2, eps)
     return steps
+
+
+@njit_cached(inline="always")
+def _sum_tiles_and_adam(theta, gradients, gradient, m, v, start, stop, step_size,
+                        root_correction2, beta1, beta2, eps):
+    """``gradient = sum of the tiles' gradients`` (in tile order), then :func:`adam_update`'s
+    step, for the parameters ``start:stop``."""
+    for k in range(start, stop):
+        g = gradients[0, k]
+        for tile in range(1, gradients.shape[0]):
+            g += gradients[tile, k]
+        gradient[k] = g
+        m[k] = beta1 * m[k] + (1.0 - beta1) * g
+        v[k] = beta2 * v[k] + (1.0 - beta2) * g * g
+        theta[k] -= step_size * m[k] / (math.sqrt(v[k]) / root_correction2 + eps)
 
 
 @njit_cached
