@@ -11,8 +11,8 @@ runs them at the settings a class sees and fails a lesson that takes longer than
 
 Either way each notebook's time (from its first cell to its last, without the kernel's start
 and the appended exercise cell) and its slowest cells are printed at the end and merged into
-``tests/artifacts/notebooks/timings-quick.json`` (or ``timings-full.json``). Dashboards always
-run at full settings (students get no quick mode).
+``tests/artifacts/notebooks/timings-quick.json`` (or ``timings-full.json``), beside the executed
+notebooks. Dashboards always run at full settings (students get no quick mode).
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ def execute_and_exercise(path: Path, quick: bool) -> dict:
                             record_timing=True, resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
     client.execute()
+    # the executed copy, outputs and all, so the numbers a lesson quotes can be checked
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, ARTIFACTS / f"{path.parent.name}-{path.stem}-{'quick' if quick else 'full'}.ipynb")
     last_output = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
     assert "exercised" in last_output
     timing = notebook_timing(notebook, lesson_cells)
