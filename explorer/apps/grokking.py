@@ -152,9 +152,11 @@ class GrokkingApp(App):
         powers = {"type": "log", "dtick": 1, "exponentformat": "power"}
         figure.update_yaxes(**powers, row=1, col=2, secondary_y=False)
         figure.update_yaxes(**powers, row=2, col=2, secondary_y=False)
-        # a norm is never negative; a few round ticks ("2k", "4k") that do not crowd
-        figure.update_yaxes(rangemode="tozero", nticks=5, tickformat="~s", showgrid=False,
-                            row=1, col=2, secondary_y=True)
+        # a norm is never negative; a few round ticks ("2k", "4k") that do not crowd. plotly.js 3
+        # gives an overlaying axis tickmode "sync" (ticks at the primary's gridlines, so values
+        # like 3.13113k), which also ignores rangemode: ask for "auto" by name
+        figure.update_yaxes(tickmode="auto", rangemode="tozero", nticks=5, tickformat="~s",
+                            showgrid=False, row=1, col=2, secondary_y=True)
         figure.update_yaxes(range=[0, 1], tickvals=[0, 0.25, 0.5, 0.75, 1], showgrid=False,
                             title_text="mean IPR", row=2, col=2, secondary_y=True)
         figure.update_layout(height=740, width=1000, margin={"l": 60, "r": 40, "t": 80, "b": 50},
