@@ -56,6 +56,9 @@ dashboard: warm
 # lint (rules in pyproject.toml), then every test and the package's docstring examples
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
+	@# compile every kernel once, in parallel processes, before the notebook, Voila and Dask
+	@# kernels of the tests would each compile them on first use (a fresh clone: minutes)
+	$(PY) -m explorer warm
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.bench

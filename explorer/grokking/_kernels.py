@@ -62,9 +62,11 @@ def _exp_nonpositive(x):
 
     ``exp(x / 1024)`` by its Taylor polynomial (|x / 1024| < 0.05 where it matters), squared
     ten times. Computed in float64: relative error below 2e-13 for x >= -50; below that the
-    result (< 2e-22) only enters sums next to exp(0) = 1 and is cut from gradients.
+    result (< 2e-22) only enters sums next to exp(0) = 1 and is cut from gradients. x is
+    clamped at -700 (exp = 1e-304): far below, the truncated polynomial exceeds 1 and ten
+    squarings overflow to inf (a logit gap of a few thousand made the loss inf).
     """
-    y = x * (1.0 / 1024.0)
+    y = max(x, -700.0) * (1.0 / 1024.0)
     e = 1.0 + y * (1.0 + y * (1.0 / 2 + y * (1.0 / 6 + y * (1.0 / 24 + y * (
         1.0 / 120 + y * (1.0 / 720 + y * (1.0 / 5040 + y * (1.0 / 40320))))))))
     for _ in range(10):

@@ -195,3 +195,14 @@ def test_key_frequencies_and_losses_read_the_embedding_and_the_logits():
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_cross_entropy_stays_finite_for_logit_gaps_of_thousands():
+    # the kernels' exp(x <= 0) once overflowed below x = -5000 (truncated series, squared ten times)
+    from explorer.grokking._kernels import _exp_nonpositive
+
+    x = np.array([0.0, -1.0, -50.0, -700.0, -800.0, -5000.0, -1e6, -1e300])
+    values = np.array([_exp_nonpositive(v) for v in x])
+    assert np.all(np.isfinite(values)) and np.all(values >= 0)
+    np.testing.assert_allclose(values[:3], np.exp(x[:3]), rtol=1e-12)
+    assert values[3:].max() < 1e-300
