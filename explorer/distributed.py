@@ -122,8 +122,11 @@ def cluster(address: str | None = None, n_workers: int | None = None):
 
     Examples
     --------
-    >>> with cluster(n_workers=2) as client:            # doctest: +SKIP
-    ...     result = scan(problem, resolution=1024, client=client)
+    Starting processes is too slow for the doctests, so this is shown, not run (the tests in
+    ``tests/test_distributed.py`` start local clusters)::
+
+        with cluster(n_workers=2) as client:
+            result = scan(problem, resolution=1024, client=client)
     """
     check_instance("address", address, str, allow_none=True)
     n_workers, _ = _check_workers(n_workers, 1)
@@ -361,9 +364,11 @@ def scan(problem: Problem, x_range=(-3.0, 6.0), y_range=(-3.0, 6.0), resolution=
 
     Examples
     --------
-    >>> from explorer.fractal import make_problem
-    >>> with cluster(n_workers=1) as client:            # doctest: +SKIP
-    ...     result = scan(make_problem(width=4), resolution=64, steps=50, client=client, tile=32)
+    Shown, not run by the doctests (a local cluster starts processes)::
+
+        from explorer.fractal import make_problem
+        with cluster(n_workers=1) as client:
+            result = scan(make_problem(width=4), resolution=64, steps=50, client=client, tile=32)
     """
     _prepare(problem, steps, phase_space, offset_mode)
     minibatch_indices(problem.X.shape[0], steps, minibatch, minibatch_seed)  # checks both
