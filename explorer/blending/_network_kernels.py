@@ -287,10 +287,16 @@ def adam_update(theta, gradient, m, v, step, lr, beta1, beta2, eps):
     root_correction2 = math.sqrt(1.0 - beta2 ** step)
     step_size = lr / correction1
     for k in range(theta.size):
-        g = gradient[k]
-        m[k] = beta1 * m[k] + (1.0 - beta1) * g
-        v[k] = beta2 * v[k] + (1.0 - beta2) * g * g
-        theta[k] -= step_size * m[k] / (math.sqrt(v[k]) / root_correction2 + eps)
+        _adam_element(theta, m, v, k, gradient[k], step_size, root_correction2, beta1, beta2, eps)
+
+
+@njit_cached(inline="always")
+def _adam_element(theta, m, v, k, g, step_size, root_correction2, beta1, beta2, eps):
+    """Adam's update of parameter ``k`` with gradient ``g`` (the bias corrections folded into
+    ``step_size`` and ``root_correction2``)."""
+    m[k] = beta1 * m[k] + (1.0 - beta1) * g
+    v[k] = beta2 * v[k] + (1.0 - beta2) * g * g
+    theta[k] -= step_size * m[k] / (math.sqrt(v[k]) / root_correction2 + eps)
 
 
 @njit_cached
@@ -378,9 +384,7 @@ def _sum_tiles_and_adam(theta, gradients, gradient, m, v, start, stop, step_size
         for tile in range(1, gradients.shape[0]):
             g += gradients[tile, k]
         gradient[k] = g
-        m[k] = beta1 * m[k] + (1.0 - beta1) * g
-        v[k] = beta2 * v[k] + (1.0 - beta2) * g * g
-        theta[k] -= step_size * m[k] / (math.sqrt(v[k]) / root_correction2 + eps)
+        _adam_element(theta, m, v, k, g, step_size, root_correction2, beta1, beta2, eps)
 
 
 @njit_cached
