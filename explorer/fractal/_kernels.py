@@ -71,6 +71,35 @@ def _convergence_measure(losses):
 
 
 @njit_cached
+def _fold_losses(lane_loss, n, alive, state, t, steps, losses):
+    """Fold step t's summed squared residuals into every lane's measure (and ``losses``).
+
+    A lane whose loss turned non-finite is diverged for good and counts 1e6 from then on.
+    Returns False when no lane is left alive: the later steps are then folded in too (each
+    adds the same 1e6), so the caller can stop training.
+    """
+    record = losses.shape[0] == steps
+    living = 0
+    for p in range(lane_loss.size):
+        value = lane_loss[p] / n
+        if not (alive[p] and math.isfinite(value)):
+            alive[p] = False
+            value = NONFINITE_LOSS
+        living += alive[p]
+        _measure_step(state, p, t, steps, value)
+        if record:
+            losses[t, p] = value
+    if living > 0:
+        return True
+    for later in range(t + 1, steps):
+        for p in range(lane_loss.size):
+            _measure_step(state, p, later, steps, NONFINITE_LOSS)
+            if record:
+                losses[later, p] = NONFINITE_LOSS
+    return False
+
+
+@njit_cached
 def _samples_pass(X, Y, rows, W1, W2_rows, block, flat, lane_loss, nonlinearity, grad_scale, G1,
                   G2, mode, step_input, control):
     """Forward the samples ``rows`` in blocks; add each lane's squared residuals to lane_loss.
@@ -113,6 +142,73 @@ def _samples_pass(X, Y, rows, W1, W2_rows, block, flat, lane_loss, nonlinearity,
 
 
 @njit_cached
+def _train_single_point(x, y, W1_init, W2_init, hyper, offset_every_step, steps, nonlinearity,
+                        control, losses, measure):
+    """``_train_group`` for a data set of one point ``x`` (d,): w numbers per lane, not d w.
+
+    Every gradient of the input layer is x times a vector (x^T delta), so the input weights
+    stay W1(0) + x c^T for some c and the network only ever sees its pre-activations
+    u = x W1, which one step changes by -step |x|^2 delta (and the drifting offset by
+    +offset sum(x)). Training follows u directly: O(w) work per step and lane instead of
+    O(d w), the same arithmetic otherwise (activations, lane sums, measure). Minibatches of
+    one point are that point every time, and their mean gradient is its gradient.
+    """
+    d = x.size
+    w = W1_init.shape[1]
+    lanes = hyper.shape[1]
+    m = w * lanes
+    x_sum = 0.0
+    x_norm2 = 0.0
+    for k in range(d):
+        x_sum += x[k]
+        x_norm2 += x[k] * x[k]
+    block = np.empty((5, 1, m))  # pre-activations, activations, W2 act, slopes, output errors
+    U, H, P, S, E = block[0], block[1], block[2], block[3], block[4]
+    W2 = np.empty(m)
+    step_input = np.empty(m)
+    step_output = np.empty(m)
+    drift = np.zeros(m)
+    for j in range(w):
+        u = 0.0
+        for k in range(d):
+            u += x[k] * W1_init[k, j]
+        for p in range(lanes):
+            q = j * lanes + p
+            shift = hyper[2, p] * x_sum
+            U[0, q] = u if offset_every_step else u + shift
+            if offset_every_step:
+                drift[q] = shift
+            W2[q] = W2_init[j]
+            step_input[q] = hyper[0, p] * x_norm2
+            step_output[q] = hyper[1, p]
+    lane_loss = np.empty(lanes)
+    alive = np.ones(lanes, np.bool_)
+    state = np.zeros((4, lanes))
+    grad_scale = 2.0 / w
+    inverse_width = 1.0 / w
+    for t in range(steps):
+        if control[0] != 0:
+            return False
+        for q in range(m):
+            U[0, q] += drift[q]
+        activate(U[0], m, W2, H[0], P[0], S[0], nonlinearity)
+        sum_hidden_units(P, 0)
+        for p in range(lanes):
+            residual = P[0, p] * inverse_width - y
+            lane_loss[p] = residual * residual
+            E[0, p] = grad_scale * residual
+        if not _fold_losses(lane_loss, 1, alive, state, t, steps, losses):
+            break
+        spread_lanes(E, 0)
+        for q in range(m):
+            U[0, q] -= step_input[q] * (S[0, q] * E[0, q])
+            W2[q] -= step_output[q] * (E[0, q] * H[0, q])
+    for p in range(lanes):
+        measure[p] = _measure_value(state, p)
+    return True
+
+
+@njit_cached
 def _train_group(X, Y, W1_init, W2_init, hyper, offset_every_step, steps, nonlinearity, batches,
                  control, losses, measure):
     """Gradient descent of ``lanes`` networks that differ only in their hyperparameters.
@@ -127,6 +223,9 @@ def _train_group(X, Y, W1_init, W2_init, hyper, offset_every_step, steps, nonlin
     losses count as 1e6.
     """
     n, d = X.shape
+    if n == 1:  # every batch is the one point, whatever the minibatch size
+        return _train_single_point(X[0], Y[0], W1_init, W2_init, hyper, offset_every_step,
+                                   steps, nonlinearity, control, losses, measure)
     w = W1_init.shape[1]
     lanes = hyper.shape[1]
     m = w * lanes
@@ -163,7 +262,6 @@ def _train_group(X, Y, W1_init, W2_init, hyper, offset_every_step, steps, nonlin
     grad_scale = 2.0 / (w * gradient_samples)
     mode = STEP_AT_ONCE if gradient_samples == 1 else ACCUMULATE
     used_rows = min(SAMPLE_BLOCK, max(n, minibatch))
-    record = losses.shape[0] == steps
     for t in range(steps):
         if offset_every_step:
             for k in range(d):
@@ -183,22 +281,7 @@ def _train_group(X, Y, W1_init, W2_init, hyper, offset_every_step, steps, nonlin
                                                batch_loss, nonlinearity, grad_scale, G1, G2,
                                                mode, step_input, control):
             return False
-        living = 0
-        for p in range(lanes):
-            value = lane_loss[p] / n
-            if not (alive[p] and math.isfinite(value)):
-                alive[p] = False
-                value = NONFINITE_LOSS
-            living += alive[p]
-            _measure_step(state, p, t, steps, value)
-            if record:
-                losses[t, p] = value
-        if living == 0:  # every later step adds the same 1e6 to every lane's measure
-            for later in range(t + 1, steps):
-                for p in range(lanes):
-                    _measure_step(state, p, later, steps, NONFINITE_LOSS)
-                    if record:
-                        losses[later, p] = NONFINITE_LOSS
+        if not _fold_losses(lane_loss, n, alive, state, t, steps, losses):
             break
         if mode == ACCUMULATE:
             for k in range(d):

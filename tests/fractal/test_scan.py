@@ -28,6 +28,35 @@ def test_initial_offset_mode_matches_reference():
     np.testing.assert_allclose(result.measure, reference, rtol=1e-8)
 
 
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "identity"])
+@pytest.mark.parametrize("phase_space, offset_mode", [("lr_vs_lr", "every_step"),
+                                                      ("paraminit_vs_lr", "every_step"),
+                                                      ("paraminit_vs_lr", "initial")])
+def test_single_data_point_matches_reference(nonlinearity, phase_space, offset_mode):
+    """One point trains through its pre-activations alone (O(w) a step): the same losses as
+    the full weight matrices of the reference, also with a minibatch (of that one point)."""
+    problem = make_problem(width=5, nonlinearity=nonlinearity, seed=3,
+                           dataset_param_ratio="single_datapoint")
+    result = scan(problem, (-2, 2.5), (-2, 2.5), resolution=(7, 6), steps=40,
+                  phase_space=phase_space, offset_mode=offset_mode)
+    reference = naive.scan(problem, result.x, result.y, 40, phase_space=phase_space,
+                           offset_every_step=offset_mode == "every_step")
+    np.testing.assert_allclose(result.measure, reference, rtol=1e-8)
+    np.testing.assert_array_equal(result.diverged, reference > 0)
+    assert 0 < result.diverged.mean() < 1
+    batched = scan(problem, (-2, 2.5), (-2, 2.5), resolution=(7, 6), steps=40,
+                   phase_space=phase_space, offset_mode=offset_mode, minibatch=3)
+    np.testing.assert_allclose(batched.measure, reference, rtol=1e-8)
+    x, y = result.x[3], result.y[2]
+    offset = {"offset": x, "offset_every_step": offset_mode == "every_step"}
+    steps = (naive.loss_trajectory(problem, x, y, 40) if phase_space == "lr_vs_lr"
+             else naive.loss_trajectory(problem, y, y, 40, **offset))
+    expected = np.where(np.isfinite(steps), steps, 1e6)
+    # a converging loss falls to round-off: compare it relative to where it started
+    np.testing.assert_allclose(loss_trajectory(problem, x, y, 40, phase_space, offset_mode),
+                               expected, rtol=1e-9, atol=1e-12 * expected[0])
+
+
 def test_axes_are_log_spaced_and_oriented():
     result = scan(make_problem(width=2), (-1, 1), (0, 2), resolution=(3, 5), steps=21)
     np.testing.assert_allclose(result.x, [0.1, 1, 10])
