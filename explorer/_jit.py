@@ -18,6 +18,12 @@ Why these options
   scan). Kernels that need a vectorised sum write it with explicit, fixed-order lanes.
 - ``error_model="numpy"``: a division by zero gives inf/NaN (a result we can flag) instead of
   raising inside a compiled loop.
+- Cache freshness: numba checks a cached kernel against its own source file only, but a
+  kernel carries the machine code of every function it calls or inlines from other modules.
+  Edit one of those (or upgrade the package) and the old code kept running: a stale cache
+  once hid an overflow fix here. :class:`_TopicStamp` stamps every kernel of the package with
+  the sources of its whole folder (a topic) and of this module (the options), so a change
+  anywhere in a topic recompiles that topic's kernels, and nothing else.
 - Cache directory: numba writes beside the sources; when the install directory is read-only
   (a system or Binder install) and ``NUMBA_CACHE_DIR`` is unset, we point numba at a per-user
   cache so that import never fails.
@@ -30,6 +36,8 @@ Why these options
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import stat
 import tempfile
@@ -77,6 +85,52 @@ if os.environ.get("NUMBA_CACHE_DIR"):
 if os.environ.get("NUMBA_CPU_NAME"):
     numba.config.CPU_NAME = os.environ["NUMBA_CPU_NAME"]
     numba.config.CPU_FEATURES = os.environ.get("NUMBA_CPU_FEATURES", numba.config.CPU_FEATURES)
+
+from numba.core import caching as _caching  # noqa: E402
+
+
+@functools.cache
+def topic_stamp(folder: str) -> str:
+    """Content hash of the Python sources in ``folder`` and of this module (the jit options)."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(folder).glob("*.py")) + [Path(__file__)]:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()
+
+
+class _TopicStamp:
+    """A numba cache locator mixin: a package kernel's cache is fresh only while its topic is.
+
+    numba's own stamp hashes the function's file; this one hashes the whole folder (see the
+    module notes). Functions outside the package keep numba's locators.
+    """
+
+    def get_source_stamp(self):
+        return "explorer-topic-" + topic_stamp(os.path.dirname(os.path.realpath(self._py_file)))
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not Path(os.path.realpath(py_file)).is_relative_to(_PACKAGE_DIR):
+            return None
+        return super().from_function(py_func, py_file)
+
+
+def _numba_class(name: str):
+    """A class of numba's caching module; numba 0.68 dropped the leading underscore."""
+    return getattr(_caching, name, None) or getattr(_caching, "_" + name)
+
+
+class _TopicUserProvidedLocator(_TopicStamp, _numba_class("UserProvidedCacheLocator")):
+    """NUMBA_CACHE_DIR set (a read-only install, a prebuilt cache): topic-stamped."""
+
+
+class _TopicInTreeLocator(_TopicStamp, _numba_class("InTreeCacheLocator")):
+    """Beside the sources, in __pycache__: topic-stamped."""
+
+
+_LOCATORS = _numba_class("CacheImpl")._locator_classes
+if not any(issubclass(locator, _TopicStamp) for locator in _LOCATORS):
+    _LOCATORS[:0] = [_TopicUserProvidedLocator, _TopicInTreeLocator]
 
 _COMMON = {"cache": True, "nogil": True, "fastmath": set(SAFE_FASTMATH), "error_model": "numpy"}
 

@@ -170,3 +170,46 @@ def _probe_prebuilt(box, env) -> dict:
                             cwd=box["top"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+STALE_PROBE = textwrap.dedent("""
+    import json
+    from explorer.probe_topic.caller import twice_helper
+    value = twice_helper(1.0)
+    stats = twice_helper.stats
+    print(json.dumps({"value": value, "hits": sum(stats.cache_hits.values()),
+                      "misses": sum(stats.cache_misses.values())}))
+""")
+
+
+def test_editing_a_called_module_recompiles_its_callers(tmp_path):
+    """numba stamps a cache with the kernel's own file only; a kernel that inlines a function of
+    another module kept its old machine code when only that module changed. The package stamps
+    each kernel with its whole folder, so the caller sees the edit."""
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "explorer", site / "explorer",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc", "*.pyc"))
+    topic = site / "explorer" / "probe_topic"
+    topic.mkdir()
+    (topic / "__init__.py").write_text("")
+    helper = topic / "helper.py"
+    helper.write_text("from explorer._jit import njit_cached\n\n\n"
+                      "@njit_cached(inline='always')\ndef helper(x):\n    return x + 1.0\n")
+    (topic / "caller.py").write_text("from explorer._jit import njit_cached\n"
+                                     "from explorer.probe_topic.helper import helper\n\n\n"
+                                     "@njit_cached\ndef twice_helper(x):\n    return 2.0 * helper(x)\n")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("NUMBA_", "EXPLORER_")) and key != "PYTHONPATH"}
+    env.update(PYTHONPATH=str(site), PYTHONDONTWRITEBYTECODE="1")
+
+    def run():
+        result = subprocess.run([sys.executable, "-c", STALE_PROBE], env=env, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert run() == {"value": 4.0, "hits": 0, "misses": 1}
+    assert run() == {"value": 4.0, "hits": 1, "misses": 0}  # the cache works
+    helper.write_text(helper.read_text().replace("x + 1.0", "x + 2.0"))
+    assert run() == {"value": 6.0, "hits": 0, "misses": 1}  # and follows the helper's edit
+    assert run() == {"value": 6.0, "hits": 1, "misses": 0}
