@@ -398,13 +398,20 @@ def train_steps(theta, m, v, step_counter, n_in, width, depth, activation, lr, b
 def _sum_tiles_and_adam(theta, gradients, gradient, m, v, start, stop, step_size,
                         root_correction2, beta1, beta2, eps):
     """``gradient = sum of the tiles' gradients`` (in tile order), then :func:`adam_update`'s
-    step, for the parameters ``start:stop``."""
+    step, for the parameters ``start:stop``.
+
+    One pass per tile, then one for Adam: every loop is innermost and elementwise, so it
+    vectorises (a loop over tiles inside the loop over parameters kept the whole update
+    scalar, about 1 ms a step for the digits network); the order of each sum is unchanged.
+    """
     for k in range(start, stop):
-        g = gradients[0, k]
-        for tile in range(1, gradients.shape[0]):
-            g += gradients[tile, k]
-        gradient[k] = g
-        _adam_element(theta, m, v, k, g, step_size, root_correction2, beta1, beta2, eps)
+        gradient[k] = gradients[0, k]
+    for tile in range(1, gradients.shape[0]):
+        for k in range(start, stop):
+            gradient[k] += gradients[tile, k]
+    for k in range(start, stop):
+        _adam_element(theta, m, v, k, gradient[k], step_size, root_correction2, beta1, beta2,
+                      eps)
 
 
 @njit_cached
