@@ -142,6 +142,33 @@ def _samples_pass(X, Y, rows, W1, W2_rows, block, flat, lane_loss, nonlinearity,
 
 
 @njit_cached
+def _lane_start(W1_init, W2_init, hyper):
+    """The lanes' starting state, unit-major (entry j * lanes + p is unit j of lane p).
+
+    Returns W1 (d, w * lanes) and W2, input-layer step, output-layer step and input-weight
+    offset, each (w * lanes,): the shared weights copied per lane, the hyperparameters per unit.
+    """
+    d, w = W1_init.shape
+    lanes = hyper.shape[1]
+    m = w * lanes
+    W1 = np.empty((d, m))
+    W2 = np.empty(m)
+    step_input = np.empty(m)
+    step_output = np.empty(m)
+    offset = np.empty(m)
+    for j in range(w):
+        for p in range(lanes):
+            q = j * lanes + p
+            for k in range(d):
+                W1[k, q] = W1_init[k, j]
+            W2[q] = W2_init[j]
+            step_input[q] = hyper[0, p]
+            step_output[q] = hyper[1, p]
+            offset[q] = hyper[2, p]
+    return W1, W2, step_input, step_output, offset
+
+
+@njit_cached
 def _train_single_point(x, y, W1_init, W2_init, hyper, offset_every_step, steps, nonlinearity,
                         control, losses, measure):
     """``_train_group`` for a data set of one point ``x`` (d,): w numbers per lane, not d w.
@@ -153,10 +180,10 @@ def _train_single_point(x, y, W1_init, W2_init, hyper, offset_every_step, steps,
     O(d w), the same arithmetic otherwise (activations, lane sums, measure). Minibatches of
     one point are that point every time, and their mean gradient is its gradient.
     """
-    d = x.size
-    w = W1_init.shape[1]
+    d, w = W1_init.shape
     lanes = hyper.shape[1]
-    m = w * lanes
+    W1, W2, step_input, step_output, offset = _lane_start(W1_init, W2_init, hyper)
+    m = W2.size
     x_sum = 0.0
     x_norm2 = 0.0
     for k in range(d):
@@ -164,23 +191,16 @@ def _train_single_point(x, y, W1_init, W2_init, hyper, offset_every_step, steps,
         x_norm2 += x[k] * x[k]
     block = np.empty((5, 1, m))  # pre-activations, activations, W2 act, slopes, output errors
     U, H, P, S, E = block[0], block[1], block[2], block[3], block[4]
-    W2 = np.empty(m)
-    step_input = np.empty(m)
-    step_output = np.empty(m)
     drift = np.zeros(m)
-    for j in range(w):
+    for q in range(m):
         u = 0.0
         for k in range(d):
-            u += x[k] * W1_init[k, j]
-        for p in range(lanes):
-            q = j * lanes + p
-            shift = hyper[2, p] * x_sum
-            U[0, q] = u if offset_every_step else u + shift
-            if offset_every_step:
-                drift[q] = shift
-            W2[q] = W2_init[j]
-            step_input[q] = hyper[0, p] * x_norm2
-            step_output[q] = hyper[1, p]
+            u += x[k] * W1[k, q]
+        shift = offset[q] * x_sum
+        U[0, q] = u if offset_every_step else u + shift
+        if offset_every_step:
+            drift[q] = shift
+        step_input[q] *= x_norm2
     lane_loss = np.empty(lanes)
     alive = np.ones(lanes, np.bool_)
     state = np.zeros((4, lanes))
@@ -228,21 +248,8 @@ def _train_group(X, Y, W1_init, W2_init, hyper, offset_every_step, steps, nonlin
                                    steps, nonlinearity, control, losses, measure)
     w = W1_init.shape[1]
     lanes = hyper.shape[1]
-    m = w * lanes
-    W1 = np.empty((d, m))
-    W2 = np.empty(m)
-    step_input = np.empty(m)
-    step_output = np.empty(m)
-    offset = np.empty(m)
-    for j in range(w):
-        for p in range(lanes):
-            q = j * lanes + p
-            for k in range(d):
-                W1[k, q] = W1_init[k, j]
-            W2[q] = W2_init[j]
-            step_input[q] = hyper[0, p]
-            step_output[q] = hyper[1, p]
-            offset[q] = hyper[2, p]
+    W1, W2, step_input, step_output, offset = _lane_start(W1_init, W2_init, hyper)
+    m = W2.size
     if not offset_every_step:
         for k in range(d):
             for q in range(m):

@@ -206,9 +206,9 @@ def backward_rows(X, rows, count, D, G):
 def step_rank_one(W1, step, X, i, D):
     """W1[k] -= X[i, k] (step D[0]): a one-sample gradient step of the input layer at once.
 
-    No gradient array to clear, fill and apply: a single data point, or minibatches of
-    one, keep most of the full batch's speed per useful flop. ``D[0]`` is overwritten with
-    ``step D[0]``.
+    No gradient array to clear, fill and apply: minibatches of one keep most of the full
+    batch's speed per useful flop (a data set of one point has a path of its own,
+    ``_kernels._train_single_point``). ``D[0]`` is overwritten with ``step D[0]``.
     """
     d, m = W1.shape
     for q in range(m):
