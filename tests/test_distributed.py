@@ -275,6 +275,32 @@ def test_write_video_writes_a_gif_without_ffmpeg_and_finds_ffmpeg_when_present(t
     assert zoom_video.ffmpeg_path() == "/opt/bin/ffmpeg"
 
 
+@pytest.mark.parametrize("dpi", [30, 25])  # 25: 125 x 135 pixels, odd sides that yuv420p refuses
+def test_write_video_writes_an_mp4_with_imageio_ffmpeg(tmp_path, dpi):
+    import imageio_ffmpeg  # the dev extra installs it: an ffmpeg binary without a system one
+
+    from explorer.fractal import video as zoom_video
+
+    measures = np.stack([scan(make_problem(width=2), *window, resolution=16, steps=21).measure
+                         for window in [((-3, 6), (-3, 6)), ((0, 3), (0, 3)), ((1, 2), (1, 2))]])
+    frames = zoom_video.ZoomFrames(
+        measures=measures,
+        windows=tuple(distributed_window(*window) for window in
+                      [((-3, 6), (-3, 6)), ((0, 3), (0, 3)), ((1, 2), (1, 2))]),
+        centres=np.array([[1.5, 1.5]] * 3), steps=21, phase_space="lr_vs_lr", seconds=0.0)
+    written = zoom_video.write_video(frames, tmp_path / "zoom.gif", fps=2, dpi=dpi)
+    assert written == tmp_path / "zoom.mp4"
+    reader = imageio_ffmpeg.read_frames(str(written))
+    meta = next(reader)
+    width, height = meta["size"]
+    assert (width, height) == (-(-5 * dpi // 2) * 2, -(-int(5.4 * dpi) // 2) * 2)
+    pictures = [np.frombuffer(frame, np.uint8).reshape(height, width, 3) for frame in reader]
+    assert len(pictures) == len(frames.measures)
+    # the frames differ (each shows its own window) and are not blank
+    assert all(picture.std() > 5 for picture in pictures)
+    assert not np.array_equal(pictures[0], pictures[1])
+
+
 def distributed_window(x_range, y_range):
     from explorer.fractal import Window
 

@@ -236,6 +236,7 @@ def write_video(video: ZoomFrames, path, fps: int = 12, dpi: int = 100) -> Path:
     pathlib.Path
         The file written.
     """
+    from matplotlib import rc_context
     from matplotlib.animation import FFMpegWriter, FuncAnimation, PillowWriter
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import LinearSegmentedColormap
@@ -249,11 +250,11 @@ def write_video(video: ZoomFrames, path, fps: int = 12, dpi: int = 100) -> Path:
         raise ValueError("video has no frames to write")
     ffmpeg = ffmpeg_path()
     if ffmpeg is not None:
-        import matplotlib
-
-        matplotlib.rcParams["animation.ffmpeg_path"] = ffmpeg
         path = path.with_suffix(".mp4")
-        writer = FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
+        # yuv420p (what players expect) needs even frame sides: 5 x 5.4 inches at an odd dpi
+        # is not, so pad by at most one pixel rather than fail
+        writer = FFMpegWriter(fps=fps, codec="libx264", extra_args=[
+            "-pix_fmt", "yuv420p", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
     else:
         path = path.with_suffix(".gif")
         writer = PillowWriter(fps=fps)
@@ -275,8 +276,9 @@ def write_video(video: ZoomFrames, path, fps: int = 12, dpi: int = 100) -> Path:
                        f"({x:.6g}, {y:.6g}), {video.steps} steps")
         return image, title
 
-    FuncAnimation(figure, draw, frames=len(video.measures), blit=False).save(
-        path, writer=writer, dpi=dpi)
+    with rc_context({"animation.ffmpeg_path": ffmpeg or "ffmpeg"}):  # no global side effect
+        FuncAnimation(figure, draw, frames=len(video.measures), blit=False).save(
+            path, writer=writer, dpi=dpi)
     return path
 
 
