@@ -128,3 +128,22 @@ def test_a_failing_run_reports_a_message():
     app.start(work)
     app.wait()
     assert "RuntimeError: boom" in app.status.value
+
+
+def test_progress_is_throttled_but_the_bar_ends_at_the_last_report():
+    """Each progress update is a message to the browser: a callback every millisecond must
+    not send one each time, and the bar still shows where the run ended."""
+    app = Demo(budget=400)
+    updates = []
+    app.progress.observe(lambda change: updates.append(change["new"]), names="value")
+    app.toggle_run()
+    assert app.wait(timeout=30)
+    assert len(updates) < 400 / 10, f"{len(updates)} progress updates for 400 reports"
+    assert app.progress.value == 1.0 and app.progress.description == "done"
+    stopped = Demo(budget=10_000)
+    stopped.toggle_run()
+    time.sleep(0.35)
+    stopped.stop()
+    assert stopped.wait(timeout=30)
+    shown = stopped.progress.value
+    assert 0.0 < shown < 1.0 and stopped.progress.description == "stopped"

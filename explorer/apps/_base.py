@@ -43,6 +43,7 @@ log = logging.getLogger("explorer.apps")
 
 PENDING_MARK = " \u2022"  # appended to the label of a changed setting the figure does not show yet
 _STYLE = {"description_width": "initial"}
+PROGRESS_SECONDS = 0.1  # most often a run updates its progress bar (each update is a message)
 
 
 # -- declared controls --------------------------------------------------------------------
@@ -197,6 +198,8 @@ class Run:
         self.label = label
         self.started = time.perf_counter()
         self._last_draw = -math.inf
+        self._last_progress = -math.inf
+        self._unshown = None  # the latest progress not yet on the bar (throttled)
 
     @property
     def stopped(self) -> bool:
@@ -204,7 +207,16 @@ class Run:
         return self._app.stop_requested
 
     def progress(self, done: float, total: float, text: str | None = None) -> None:
-        """Show ``done`` of ``total`` on the progress bar, with the time left when it is known."""
+        """Show ``done`` of ``total`` on the progress bar, with the time left when it is known.
+
+        At most every PROGRESS_SECONDS (and always at the end): each change is a message to
+        the browser, and a library callback every few milliseconds sent thousands a run.
+        """
+        now = time.perf_counter()
+        if done < total and now - self._last_progress < PROGRESS_SECONDS:
+            self._unshown = (done, total, text)
+            return
+        self._last_progress, self._unshown = now, None
         bar = self._app.progress
         fraction = 0.0 if total <= 0 else min(max(done / total, 0.0), 1.0)
         bar.value = fraction
@@ -215,6 +227,12 @@ class Run:
         if remaining is not None and fraction < 1:
             detail += f", about {_duration(remaining)} left"
         self._app.show_message(detail)
+
+    def flush(self) -> None:
+        """Show the latest progress that throttling held back (the run is ending)."""
+        if self._unshown is not None:
+            self._last_progress = -math.inf
+            self.progress(*self._unshown)
 
     def due(self, seconds: float) -> bool:
         """True at most once every ``seconds``: throttles redraws of a streaming run."""
@@ -488,6 +506,7 @@ class App(widgets.VBox):
             try:
                 work(run)
             finally:
+                run.flush()
                 if self.run_button is not None:
                     self.run_button.description, self.run_button.icon = self.RUN_LABEL, "play"
                 self.progress.description = "stopped" if self.stop_requested else "done"
