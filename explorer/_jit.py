@@ -1,7 +1,8 @@
 """The one place that sets numba options for the whole package.
 
-Every kernel is decorated with :func:`njit_cached` (serial) or :func:`njit_parallel`
-(``prange`` loops), so cache, threading and floating-point choices are made here once.
+Every kernel is decorated with :func:`njit_cached` (serial), :func:`njit_parallel`
+(``prange`` loops) or, for a product's inner blocks, :func:`njit_noalias`, so cache,
+threading, aliasing and floating-point choices are made here once.
 
 Why these options
 -----------------
