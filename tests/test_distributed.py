@@ -262,11 +262,7 @@ def test_zoom_video_arguments_are_checked_before_rendering():
 def test_write_video_writes_a_gif_without_ffmpeg_and_finds_ffmpeg_when_present(tmp_path, monkeypatch):
     from explorer.fractal import video as zoom_video
 
-    frames = zoom_video.ZoomFrames(
-        measures=np.stack([scan(make_problem(width=2), *window, resolution=16, steps=21).measure
-                           for window in [((-3, 6), (-3, 6)), ((0, 3), (0, 3))]]),
-        windows=(distributed_window((-3, 6), (-3, 6)), distributed_window((0, 3), (0, 3))),
-        centres=np.array([[1.5, 1.5], [1.5, 1.5]]), steps=21, phase_space="lr_vs_lr", seconds=0.0)
+    frames = zoom_frames([((-3, 6), (-3, 6)), ((0, 3), (0, 3))])
     monkeypatch.setattr(zoom_video, "ffmpeg_path", lambda: None)
     written = zoom_video.write_video(frames, tmp_path / "zoom.mp4", fps=2, dpi=30)
     assert written == tmp_path / "zoom.gif" and written.read_bytes()[:3] == b"GIF"
@@ -281,13 +277,7 @@ def test_write_video_writes_an_mp4_with_imageio_ffmpeg(tmp_path, dpi):
 
     from explorer.fractal import video as zoom_video
 
-    measures = np.stack([scan(make_problem(width=2), *window, resolution=16, steps=21).measure
-                         for window in [((-3, 6), (-3, 6)), ((0, 3), (0, 3)), ((1, 2), (1, 2))]])
-    frames = zoom_video.ZoomFrames(
-        measures=measures,
-        windows=tuple(distributed_window(*window) for window in
-                      [((-3, 6), (-3, 6)), ((0, 3), (0, 3)), ((1, 2), (1, 2))]),
-        centres=np.array([[1.5, 1.5]] * 3), steps=21, phase_space="lr_vs_lr", seconds=0.0)
+    frames = zoom_frames([((-3, 6), (-3, 6)), ((0, 3), (0, 3)), ((1, 2), (1, 2))])
     written = zoom_video.write_video(frames, tmp_path / "zoom.gif", fps=2, dpi=dpi)
     assert written == tmp_path / "zoom.mp4"
     reader = imageio_ffmpeg.read_frames(str(written))
@@ -299,6 +289,18 @@ def test_write_video_writes_an_mp4_with_imageio_ffmpeg(tmp_path, dpi):
     # the frames differ (each shows its own window) and are not blank
     assert all(picture.std() > 5 for picture in pictures)
     assert not np.array_equal(pictures[0], pictures[1])
+
+
+def zoom_frames(windows):
+    """ZoomFrames of small local scans of ``windows`` ((x_range, y_range) pairs)."""
+    from explorer.fractal.video import ZoomFrames
+
+    return ZoomFrames(
+        measures=np.stack([scan(make_problem(width=2), *window, resolution=16, steps=21).measure
+                           for window in windows]),
+        windows=tuple(distributed_window(*window) for window in windows),
+        centres=np.array([[1.5, 1.5]] * len(windows)), steps=21, phase_space="lr_vs_lr",
+        seconds=0.0)
 
 
 def distributed_window(x_range, y_range):
