@@ -120,6 +120,22 @@ def _mix_four(coefficients, start, rows, out, j, k_in, n):
             out3[b] += ((d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3)
                         + (d4 * v4 + d5 * v5 + d6 * v6 + d7 * v7))
         k += 8
+    # The last 1-7 inputs: three per pass where they can be, in the order of single-row passes
+    # (the same bits), so that a 3-input first layer (x, y, alpha) stores its outputs once,
+    # not three times.
+    while k + 3 <= k_in:
+        in0, in1, in2 = rows[k], rows[k + 1], rows[k + 2]
+        a0, a1, a2 = coefficients[k, j], coefficients[k + 1, j], coefficients[k + 2, j]
+        b0, b1, b2 = coefficients[k, j + 1], coefficients[k + 1, j + 1], coefficients[k + 2, j + 1]
+        c0, c1, c2 = coefficients[k, j + 2], coefficients[k + 1, j + 2], coefficients[k + 2, j + 2]
+        d0, d1, d2 = coefficients[k, j + 3], coefficients[k + 1, j + 3], coefficients[k + 2, j + 3]
+        for b in range(n):
+            v0, v1, v2 = in0[b], in1[b], in2[b]
+            out0[b] = ((out0[b] + a0 * v0) + a1 * v1) + a2 * v2
+            out1[b] = ((out1[b] + b0 * v0) + b1 * v1) + b2 * v2
+            out2[b] = ((out2[b] + c0 * v0) + c1 * v1) + c2 * v2
+            out3[b] = ((out3[b] + d0 * v0) + d1 * v1) + d2 * v2
+        k += 3
     for rest in range(k, k_in):
         row = rows[rest]
         a0, b0 = coefficients[rest, j], coefficients[rest, j + 1]
@@ -169,6 +185,11 @@ def _mix(coefficients, start, rows, out, first, stop, k_in, n):
         _mix_one(coefficients, start, rows, out, rest, k_in, n)
 
 
+@njit_cached(inline="always")
+def _relu(z):
+    return z if z > 0.0 else z - z  # z - z: 0, or NaN for a NaN
+
+
 @njit_cached
 def _finish(out, aux, first, stop, mode, n):
     """Apply ``mode`` to the first n columns of the finished rows first..stop-1 of ``out``.
@@ -177,11 +198,22 @@ def _finish(out, aux, first, stop, mode, n):
     RELU_BACKWARD / SILU_BACKWARD: ``out *= act'(z)`` where ``aux`` holds the forward pass's
     ReLU output (positive exactly where z > 0) or SiLU input z; LINEAR: nothing.
     """
+    # A loop that reads one row and writes another vectorises behind a run-time check that
+    # the two do not overlap; a row written in place fails that check and runs one value at
+    # a time (ReLU of 64 x 512 values: 12 us instead of 1-3; SiLU: 411 instead of 72). So
+    # the activation in place has loops of its own.
+    in_place = out.ctypes.data == aux.ctypes.data
     for j in range(first, stop):
         z, h = out[j], aux[j]
-        if mode == RELU_FORWARD:
+        if mode == RELU_FORWARD and in_place:
             for b in range(n):
-                h[b] = z[b] if z[b] > 0.0 else z[b] - z[b]  # z - z: 0, or NaN for a NaN
+                z[b] = _relu(z[b])
+        elif mode == RELU_FORWARD:
+            for b in range(n):
+                h[b] = _relu(z[b])
+        elif mode == SILU_FORWARD and in_place:
+            for b in range(n):
+                z[b] = z[b] * _sigmoid(z[b])
         elif mode == SILU_FORWARD:
             for b in range(n):
                 h[b] = z[b] * _sigmoid(z[b])

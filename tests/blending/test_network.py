@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from explorer._jit import set_num_threads
+from explorer.blending import _network_kernels
 from explorer.blending import (MLP, EightGaussians, ExactDeblender, distance_to_nearest, init_mlp,
                                parameter_count, sample, sample_quality, train_deblender)
 from tests.blending import naive
@@ -38,6 +39,26 @@ def test_forward_matches_the_naive_network(width, depth, activation):
     np.testing.assert_allclose(network(x, alpha), expected, rtol=1e-12, atol=1e-12)
     assert len(network.params) == parameter_count(width, depth)
 
+
+
+@pytest.mark.parametrize("mode, expected", [
+    (_network_kernels.RELU_FORWARD, lambda z: np.where(z > 0, z, z - z)),
+    (_network_kernels.SILU_FORWARD, lambda z: z / (1 + np.exp(-z))),
+])
+def test_an_activation_in_place_equals_one_written_elsewhere(mode, expected):
+    # in place and out of place are separate loops (the in-place one vectorises); both must
+    # give the activation, NaN and infinities included, in the same bits
+    z = np.random.default_rng(0).normal(size=(6, 37)) * 3
+    z[1, 4], z[2, 5], z[3, 6] = np.nan, np.inf, -np.inf
+    elsewhere, in_place = np.full_like(z, 7.0), z.copy()
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = expected(z)
+    _network_kernels._finish(z, elsewhere, 0, 6, mode, 37)
+    _network_kernels._finish(in_place, in_place, 0, 6, mode, 37)
+    np.testing.assert_array_equal(in_place, elsewhere)
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(elsewhere[finite], want[finite], rtol=1e-14)
+    assert np.array_equal(np.isnan(elsewhere), np.isnan(want))
 
 @pytest.mark.parametrize("width, depth", SHAPES)
 @pytest.mark.parametrize("activation", ["relu", "silu"])
