@@ -440,28 +440,33 @@ def train_steps(theta, m, v, step_counter, n_in, width, depth, activation, lr, b
         # the tile sum and Adam are elementwise: split over threads by parameter blocks, each
         # element computed in the same order whatever the thread count (same bits)
         for block in prange((theta.size + ADAM_BLOCK - 1) // ADAM_BLOCK):
-            _sum_tiles_and_adam(theta, gradients, gradient, m, v, block * ADAM_BLOCK,
-                                min(theta.size, (block + 1) * ADAM_BLOCK), lr / correction1,
-                                root_correction2, beta1, beta2, eps)
+            a, z = block * ADAM_BLOCK, min(theta.size, (block + 1) * ADAM_BLOCK)
+            _sum_tiles_and_adam(theta[a:z], gradients[:, a:z], gradient[a:z], m[a:z], v[a:z],
+                                lr / correction1, root_correction2, beta1, beta2, eps)
     return steps
 
 
 @njit_cached(inline="always")
-def _sum_tiles_and_adam(theta, gradients, gradient, m, v, start, stop, step_size,
-                        root_correction2, beta1, beta2, eps):
+def _sum_tiles_and_adam(theta, gradients, gradient, m, v, step_size, root_correction2, beta1,
+                        beta2, eps):
     """``gradient = sum of the tiles' gradients`` (in tile order), then :func:`adam_update`'s
-    step, for the parameters ``start:stop``.
+    step, on one block of parameters (views: the caller slices every array).
 
     One pass per tile, then one for Adam: every loop is innermost and elementwise, so it
     vectorises (a loop over tiles inside the loop over parameters kept the whole update
     scalar, about 1 ms a step for the digits network); the order of each sum is unchanged.
+    The loops run over ``range(size)`` of views, not ``range(start, stop)`` of the whole
+    arrays: an index that numba cannot prove non-negative gets a wraparound test on every
+    access, and the loop no longer vectorises (this update took 0.8 ms a step instead of
+    0.25 on one core).
     """
-    for k in range(start, stop):
+    size = theta.size
+    for k in range(size):
         gradient[k] = gradients[0, k]
     for tile in range(1, gradients.shape[0]):
-        for k in range(start, stop):
+        for k in range(size):
             gradient[k] += gradients[tile, k]
-    for k in range(start, stop):
+    for k in range(size):
         _adam_element(theta, m, v, k, gradient[k], step_size, root_correction2, beta1, beta2,
                       eps)
 
