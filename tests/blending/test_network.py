@@ -116,9 +116,11 @@ def test_gradient_matches_central_finite_differences(activation):
         assert numeric == pytest.approx(gradient[index], rel=1e-5, abs=1e-8)
 
 
-def test_training_steps_match_naive_adam_on_the_same_minibatches():
+# 255 columns: one full tile of TILE = 128 and one of 127, the two compiled paths of a step
+@pytest.mark.parametrize("size", [16, 255])
+def test_training_steps_match_naive_adam_on_the_same_minibatches(size):
     targets = EightGaussians().sample(50, seed=0)
-    steps, size, lr = 3, 16, 1e-2
+    steps, lr = 3, 1e-2
     trained = train_deblender(targets, steps=steps, batch=size, lr=lr, seed=9, width=8, depth=2,
                               dtype="float64")
     rng = np.random.default_rng(9)  # replay the draws of train_deblender
