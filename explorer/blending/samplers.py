@@ -25,7 +25,7 @@ from explorer._validation import (check_array, check_callable, check_choice, che
                                   check_range)
 from explorer.blending import _inference_kernels
 from explorer.blending._checks import check_points, check_steps
-from explorer.blending.network import ACTIVATIONS, CHUNK_WORK, MLP
+from explorer.blending.network import ACTIVATIONS, MLP
 from explorer.blending.training import TrainedDeblender
 
 METHODS = ("euler", "midpoint", "heun")
@@ -37,6 +37,11 @@ _METHOD_CODES = {"euler": _inference_kernels.EULER, "midpoint": _inference_kerne
 # points per parallel task of the fused sampler: long inner loops amortise each product
 # block's setup (measured on the 2D and digits networks: 512 beat 128 and 256 by 10-25%)
 _SAMPLING_BLOCK = 512
+# Work (points x parameters x evaluations) of one call of the fused sampler, between two
+# checkpoints: about 0.1 s on one core (digits and 2D networks). Every call allocates its
+# blocks' buffers afresh, and their first touch (page faults) cost ~5% of a digits run at an
+# eighth of this size.
+_SAMPLING_CHUNK_WORK = 4 * 10**9
 
 
 class PathArray:
@@ -232,7 +237,7 @@ class _Integration:
         network._check_work(self.points.shape[1])
         per_step = 1 if self.method == "euler" else 2
         work = self.points.shape[1] * network.params.size * per_step
-        chunk = int(max(1, CHUNK_WORK // work))
+        chunk = int(max(1, _SAMPLING_CHUNK_WORK // work))
         steps = self.alphas.size - 1
         for first in range(0, steps, chunk):
             last = min(steps, first + chunk)
@@ -284,7 +289,7 @@ def sample(deblender, x0, T: int, method: str = "euler", schedule="uniform", lab
         ``deblender(x, alpha, labels)``).
     callback : callable, optional
         ``callback(partial)`` with the :class:`Trajectory` so far, after every step (a
-        network: after every chunk of steps worth a few tenths of a second); a true return
+        network: after every chunk of steps worth about a tenth of a second); a true return
         value stops there (``stopped_early``).
 
     Returns
