@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from explorer._jit import set_num_threads
-from explorer.blending import _network_kernels
-from explorer.blending import (MLP, EightGaussians, ExactDeblender, distance_to_nearest, init_mlp,
-                               parameter_count, sample, sample_quality, train_deblender)
+from explorer.blending import (MLP, EightGaussians, ExactDeblender, _network_kernels,
+                               distance_to_nearest, init_mlp, parameter_count, sample,
+                               sample_quality, train_deblender)
 from tests.blending import naive
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,6 @@ def test_forward_matches_the_naive_network(width, depth, activation):
     assert len(network.params) == parameter_count(width, depth)
 
 
-
 @pytest.mark.parametrize("mode, expected", [
     (_network_kernels.RELU_FORWARD, lambda z: np.where(z > 0, z, z - z)),
     (_network_kernels.SILU_FORWARD, lambda z: z / (1 + np.exp(-z))),
@@ -59,6 +58,7 @@ def test_an_activation_in_place_equals_one_written_elsewhere(mode, expected):
     finite = np.isfinite(want)
     np.testing.assert_allclose(elsewhere[finite], want[finite], rtol=1e-14)
     assert np.array_equal(np.isnan(elsewhere), np.isnan(want))
+
 
 @pytest.mark.parametrize("width, depth", SHAPES)
 @pytest.mark.parametrize("activation", ["relu", "silu"])
