@@ -8,7 +8,7 @@ convergence and divergence is fractal over many decades of zoom.
 """
 
 from explorer.fractal.analysis import (BoxCounting, boundary, boundary_target, box_counting_dimension,
-                                       box_counts, rank_stretch)
+                                       box_counts, isolated_fraction, rank_stretch)
 from explorer.fractal.cost import ScanCost, scan_cost, useful_flops
 from explorer.fractal.mandelbrot import mandelbrot
 from explorer.fractal.configurations import CONFIGURATIONS, PAPER_CONFIGURATIONS, Configuration
@@ -25,8 +25,8 @@ __all__ = [
     "MAX_SAMPLES", "MAX_STEPS", "MAX_WIDTH", "MIN_STEPS", "NONLINEARITIES", "OFFSET_MODES",
     "PAPER_CONFIGURATIONS", "PAPER_RANGE", "PHASE_SPACES", "PaperRow", "PaperTable", "Problem",
     "Scan", "ScanCost", "Window", "ZoomDimension", "boundary", "boundary_target",
-    "box_counting_dimension", "box_counts", "find_zoom_target", "grid_axes", "loss_trajectory",
-    "make_problem", "mandelbrot", "measure_pixels", "minibatch_indices", "paper_table",
-    "rank_stretch", "samples_for_ratio", "scan", "scan_cost", "steps_for_zoom", "useful_flops",
-    "zoom_dimension", "zoom_window",
+    "box_counting_dimension", "box_counts", "find_zoom_target", "grid_axes",
+    "isolated_fraction", "loss_trajectory", "make_problem", "mandelbrot", "measure_pixels",
+    "minibatch_indices", "paper_table", "rank_stretch", "samples_for_ratio", "scan",
+    "scan_cost", "steps_for_zoom", "useful_flops", "zoom_dimension", "zoom_window",
 ]

@@ -43,7 +43,9 @@ def steps_for_zoom(zoom: float, base_steps: int = 100) -> int:
     quickly, and after too few steps the sign of the measure follows the oscillations of
     undecided pixels, which looks like salt-and-pepper noise rather than structure. The finer
     the window, the larger its share of such pixels. This adds half of ``base_steps`` per
-    decade of zoom (x512 at 100 base steps: 235 steps).
+    decade of zoom (x512 at 100 base steps: 235 steps). More steps remove only that part of
+    the noise: where the boundary is finer than a pixel, decided pixels are speckled too
+    (:func:`~explorer.fractal.isolated_fraction` tells; see the README).
 
     Parameters
     ----------

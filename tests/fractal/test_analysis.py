@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from explorer.fractal import (boundary, boundary_target, box_counting_dimension, box_counts, make_problem,
-                              rank_stretch, scan)
+from explorer.fractal import (boundary, boundary_target, box_counting_dimension, box_counts,
+                              isolated_fraction, make_problem, rank_stretch, scan)
 from tests.fractal import naive
 
 
@@ -156,3 +156,47 @@ def test_rank_stretch_refuses_bad_input_by_name(kwargs, error):
     name = next(iter(kwargs))
     with pytest.raises(error, match=name):
         rank_stretch(**arguments)
+
+
+def _isolated_fraction_by_loops(measure):
+    """One pixel at a time: interior, itself and its four neighbours computed, all four differ."""
+    isolated = counted = 0
+    for i in range(1, measure.shape[0] - 1):
+        for j in range(1, measure.shape[1] - 1):
+            around = [measure[i - 1, j], measure[i + 1, j], measure[i, j - 1], measure[i, j + 1]]
+            if np.isnan(measure[i, j]) or np.isnan(around).any():
+                continue
+            counted += 1
+            isolated += all((value > 0) != (measure[i, j] > 0) for value in around)
+    return isolated / counted
+
+
+def test_isolated_fraction_of_known_images():
+    checkerboard = np.where(np.indices((6, 7)).sum(axis=0) % 2 == 0, 1.0, -1.0)
+    assert isolated_fraction(checkerboard) == 1.0
+    assert isolated_fraction(-np.ones((5, 5))) == 0.0
+    lone = -np.ones((5, 5))
+    lone[2, 2] = 3.0
+    assert isolated_fraction(lone) == 1 / 9  # nine interior pixels, one isolated
+    half = np.where(np.arange(6)[None, :] < 3, -1.0, 1.0) * np.ones((6, 1))
+    assert isolated_fraction(half) == 0.0  # a straight boundary isolates nothing
+    assert np.isnan(isolated_fraction(np.full((3, 3), np.nan)))
+
+
+def test_isolated_fraction_matches_a_loop_and_independent_signs():
+    rng = np.random.default_rng(3)
+    measure = rng.normal(size=(40, 30))
+    measure[rng.random(measure.shape) < 0.05] = np.nan
+    assert isolated_fraction(measure) == pytest.approx(_isolated_fraction_by_loops(measure),
+                                                       abs=1e-15)
+    p = 0.3  # independent signs: p (1-p)^4 + (1-p) p^4 of the pixels are isolated
+    signs = np.where(rng.random((600, 600)) < p, 1.0, -1.0)
+    assert isolated_fraction(signs) == pytest.approx(p * (1 - p)**4 + (1 - p) * p**4, abs=0.003)
+
+
+@pytest.mark.parametrize("measure, error", [(np.ones((2, 5)), ValueError),
+                                            (np.ones((4, 4)) * 1j, TypeError),
+                                            ("image", TypeError)])
+def test_isolated_fraction_refuses_bad_input_by_name(measure, error):
+    with pytest.raises(error, match="measure"):
+        isolated_fraction(measure)

@@ -327,6 +327,7 @@ def _newer_baselines(f) -> dict:
         "fractal.PaperTable.markdown": dict(self=f.paper_table),
         "fractal.boundary_target": dict(scan_result=f.scan, near=None, zoom=4.0),
         "fractal.box_counts": dict(boundary_mask=np.eye(24, dtype=bool), bins=3),
+        "fractal.isolated_fraction": dict(measure=f.scan.measure),
         "fractal.find_zoom_target": dict(problem=f.problem, zoom_depth=2.0, resolution=21,
                                          steps=21),
         "fractal.minibatch_indices": dict(n_data=8, steps=21, minibatch=4, minibatch_seed=0),
