@@ -155,8 +155,10 @@ class TransformerParams(ModelParams):
         """TransformerParams from the flat weights (copied)."""
         p, d_model, heads, d_mlp, layers = _check_sizes(p, d_model, heads, d_mlp, layers)
         offsets = _offsets(p, d_model, d_mlp, layers)
-        theta = check_array("theta", theta, ndim=1, shape=(int(offsets[-1]),),
-                            dtype=weights_dtype(theta), finite=False)
+        theta = check_array("theta", theta, ndim=1, dtype=weights_dtype(theta), finite=False)
+        if theta.shape != (int(offsets[-1]),):  # name the sizes too: either side may be wrong
+            raise ValueError(f"theta must have shape ({int(offsets[-1])},) for p={p}, "
+                             f"d_model={d_model}, d_mlp={d_mlp}, layers={layers}, got {theta.shape}")
 
         def piece(index, shape):
             return theta[offsets[index]:offsets[index + 1]].reshape(shape).copy()

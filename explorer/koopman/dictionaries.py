@@ -80,8 +80,8 @@ class Monomials:
         n_state = check_range("n_state", n_state, lo=1, hi=10**6, integer=True)
         count = monomial_count(n_state, self.degree)
         if count > MAX_FUNCTIONS:
-            raise ValueError(f"degree {self.degree} on {n_state} state variables gives {count} "
-                             f"monomials; at most {MAX_FUNCTIONS} (lower the degree)")
+            raise ValueError(f"degree {self.degree} on n_state={n_state} state variables gives "
+                             f"{count} monomials; at most {MAX_FUNCTIONS} (lower the degree)")
         return count
 
     def exponents(self, n_state: int) -> np.ndarray:

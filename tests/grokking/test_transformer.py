@@ -191,6 +191,9 @@ def test_key_frequencies_and_losses_read_the_embedding_and_the_logits():
     (lambda: init_transformer(d_mlp=10**5), "d_mlp"),
     (lambda: TransformerParams(*(np.zeros((1, 1)),) * 9), "p"),
     (lambda: logits(init_transformer(p=5, d_model=4, heads=2, d_mlp=4), [0, 5], [0, 0]), "a"),
+    # flat weights of d_mlp 4 read with d_mlp 1: the sizes may be what is wrong, so both named
+    (lambda: TransformerParams.from_stacked(init_transformer(p=5, d_model=4, heads=2, d_mlp=4)
+                                            .stacked(), 5, 4, 2, 1, 1), "theta.*d_mlp=1"),
 ])
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):

@@ -228,6 +228,7 @@ def test_split_snapshots_is_a_seeded_partition():
 
 @pytest.mark.parametrize("call, name", [
     (lambda: monomials(-1), "degree"),
+    (lambda: monomials(2).size(99), "n_state=99"),  # 5,050 monomials: too many
     (lambda: radial_basis(np.ones((2, 0))), "centers"),
     (lambda: radial_basis(np.ones((2, 3)), width=0.0), "width"),
     (lambda: radial_basis(np.ones((2, 3)), kind="cubic"), "kind"),
