@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from explorer.fractal import Problem, loss_trajectory, make_problem, scan
-from explorer.fractal._lanes import tanh_half
+from explorer.fractal._lanes import (IDENTITY, RELU, TANH, activate, activate_products,
+                                     tanh_half)
 from tests.fractal import naive
 
 
@@ -125,6 +126,19 @@ def test_fast_tanh_is_accurate_to_a_few_ulp_and_propagates_nan():
                                rtol=1e-12, atol=8 * np.finfo(float).eps)
     last = np.flatnonzero(np.isnan(z))[0]
     assert h[last - 2] == 1.0 and h[last - 1] == -1.0 and np.isnan(h[last]) and np.isnan(slope[last])
+
+
+@pytest.mark.parametrize("nonlinearity", [TANH, RELU, IDENTITY])
+def test_loss_only_activation_gives_the_products_bit_for_bit(nonlinearity):
+    # the loss pass of a minibatch scan stores only W2 act; it must be the full pass's value
+    u = np.concatenate([np.linspace(-50, 50, 1001), [0.0, -0.0, 1e-310, np.inf, -np.inf, np.nan,
+                                                     1.0]])
+    w2 = np.random.default_rng(1).normal(size=u.size)
+    h, products, slope, alone = (np.full(u.size, 7.0) for _ in range(4))
+    activate(u, u.size - 1, w2, h, products, slope, nonlinearity)
+    activate_products(u, u.size - 1, w2, alone, nonlinearity)
+    np.testing.assert_array_equal(alone, products)
+    assert np.isnan(alone[-2]) and alone[-1] == 7.0  # NaN flows on; nothing beyond count
 
 
 def test_same_seed_same_problem_and_scan():
