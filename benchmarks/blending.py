@@ -15,7 +15,12 @@ that much better than two separate best times.
 - Exact deblender: 10,000 2D queries x 2,000 targets, and 1,000 digits x 898 training images
   (64 dimensions), against numpy broadcasting in chunks.
 
-Torch and ours get the same number of threads (1, then 2), in training and in sampling.
+Torch and ours get the same number of threads (1, then 2), in training and in sampling. For
+each training case the notes give both steps' matrix rates (GFLOP/s, from ``step_flops``)
+beside torch's own float32 matmul of 1024 x 1024 matrices at the same thread count, the
+cores' practical peak: a step runs its products and then Adam and the activations, so its
+rate stays below that peak, and the ratio to torch that any step can reach is at most the
+peak over torch's step rate.
 
     python benchmarks/blending.py            (a few minutes on a busy machine)
 """
@@ -31,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import Report
+from benchmarks._common import Report, best_time
 from explorer._jit import set_num_threads
 from explorer.blending import (ExactDeblender, TwoMoons, image_dataset, init_mlp, sample,
                                train_deblender)
@@ -159,6 +164,23 @@ def numpy_exact_velocity(x, alpha, targets, chunk=250):
 
 
 # -- the cases ---------------------------------------------------------------------------------
+def step_flops(network, batch: int) -> float:
+    """Matrix flops of one training step: the forward product and the weight gradient of
+    every layer, and the gradient of every layer's input but the network's own."""
+    products = [weights.size for weights, _ in network.layers()]
+    return 2.0 * batch * (2 * sum(products) + sum(products[1:]))
+
+
+def sgemm_gflops(n: int = 1024) -> float:
+    """torch's float32 matmul rate (GFLOP/s) on n x n matrices with torch's current thread
+    count: the practical peak of those cores, which no training step's products can beat."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    return 2 * n**3 / best_time(lambda: torch.mm(a, b), repeat=7) / 1e9
+
+
 def training_rows(report: Report, name: str, network, points, labels, steps: int) -> None:
     import torch
 
@@ -166,6 +188,7 @@ def training_rows(report: Report, name: str, network, points, labels, steps: int
         train_deblender(points, labels=labels, steps=steps, batch=256, network=network,
                         report_every=steps)
 
+    flops = step_flops(network, 256)
     for threads in (1, 2):
         set_num_threads(threads)
         torch.set_num_threads(threads)
@@ -174,6 +197,10 @@ def training_rows(report: Report, name: str, network, points, labels, steps: int
         report.add(f"train steps/s, {name}, {threads} thread(s)", steps / mine, "torch 2.13 CPU",
                    steps / theirs, unit="/s", higher_is_better=True)
         report.notes[f"train {name}, {threads} thr: median ratio of interleaved trials"] = round(ratio, 2)
+        # the ceiling: a step's products cannot run faster than torch's own matmul
+        report.notes[f"train {name}, {threads} thr: GFLOP/s of ours / torch's step / torch's "
+                     f"sgemm"] = [round(flops * steps / seconds / 1e9, 1) for seconds in
+                                  (mine, theirs)] + [round(sgemm_gflops(), 1)]
 
 
 def sampling_rows(report: Report, name: str, network, x0, T: int, labels=None) -> None:
