@@ -88,7 +88,7 @@ def build_figure() -> go.FigureWidget:
     figure.update_xaxes(title_text="time", row=3, col=2)
     figure.update_yaxes(type="log", title_text="relative error", row=3, col=3)
     figure.update_xaxes(title_text="pieces", row=3, col=3)
-    figure.update_layout(width=1000, height=1000, showlegend=False,
+    figure.update_layout(width=960, height=1000, showlegend=False,  # inside a 968 px output area
                          margin=dict(l=50, r=70, t=40, b=40))
     figure.update_annotations(font_size=12)
     return figure

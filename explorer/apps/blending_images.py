@@ -114,7 +114,8 @@ class BlendingImagesApp(App):
             annotation.name = ("exact", "exact nearest", "loss", "trained", "trained nearest",
                                "chain")[index]
         figure.update_annotations(font_size=13)
-        figure.update_layout(height=620, width=1000, margin=dict(l=20, r=10, t=40, b=40))
+        # 960 px: a notebook's output area in JupyterLab is 968 px wide at a 1400 px window
+        figure.update_layout(height=620, width=960, margin=dict(l=20, r=10, t=40, b=40))
         return go.FigureWidget(figure)
 
     def layout(self) -> list:
@@ -195,8 +196,8 @@ class BlendingImagesApp(App):
             levels = np.round(np.linspace(0, len(path) - 1, CHAIN_COLUMNS)).astype(int)
             rows.append(path.points[levels].transpose(1, 0, 2).reshape(-1, path.points.shape[2]))
         self._heatmap("chain", np.concatenate(rows), CHAIN_COLUMNS)
-        self.annotation("chain").text = (f"chain, T = {T}: {CHAIN_RUNS} random runs, "
-                                         f"then the deterministic path")
+        # short enough to stay inside the figure over the last column, even at T = 256
+        self.annotation("chain").text = f"chain, T = {T}: {CHAIN_RUNS} random, then deterministic"
 
     # -- training ---------------------------------------------------------------------------
     def run(self):
