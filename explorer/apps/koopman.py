@@ -35,7 +35,7 @@ RENDER_RESOLUTIONS = (61, 101, 151, 201)
 #: largest dictionary the view offers (monomial degrees beyond it are taken off the slider)
 MAX_VIEW_FUNCTIONS = 300
 _DELAYS = 40
-# cost model, seconds per unit of work on this machine (2 threads), refined by measurement
+# cost model: seconds per unit of work on this machine, on the one thread a preview runs on
 _RATES = {"simulate": 2e-7, "lift": 4e-8, "factor": 3e-9, "cubic": 3e-8, "point": 7e-10,
           "point_overhead": 4e-6}
 #: a point of a complex pseudospectrum (Fourier dictionaries) costs this many real ones: the
@@ -83,7 +83,6 @@ class KoopmanApp(App):
         defaults.setdefault("size", min(max(DICTIONARIES[kind].value, low), high))
         check_range("size", defaults["size"], lo=low, hi=high, integer=True)
         self._cache: dict[str, tuple] = {}
-        self._rates = dict(_RATES)
         self._field = fitzhugh_nagumo(n_grid=field_grid, steps=field_steps, seed=0)
         super().__init__(**defaults)
         self._colorbar = panels.colorbar_beside(self.figure, 2, "log10 residual")
@@ -190,8 +189,8 @@ class KoopmanApp(App):
         weights = data.weights[keep] if data.weights is not None else None
         n_functions = _dictionary_size(values["dictionary"], values["size"], X.shape[0])
         notes = []
-        per_snapshot = (self._rates["lift"] * n_functions + self._rates["factor"] * n_functions**2)
-        affordable = int((0.4 * PREVIEW_SECONDS - self._rates["cubic"] * n_functions**3)
+        per_snapshot = (_RATES["lift"] * n_functions + _RATES["factor"] * n_functions**2)
+        affordable = int((0.4 * PREVIEW_SECONDS - _RATES["cubic"] * n_functions**3)
                          / max(per_snapshot, 1e-12))
         if X.shape[1] > max(affordable, 8 * n_functions, 50):
             chosen = np.linspace(0, X.shape[1] - 1, max(affordable, 8 * n_functions, 50)).astype(int)
@@ -217,9 +216,9 @@ class KoopmanApp(App):
         # 40 Legendre functions, 4.7e-5 for the pendulum's 40 and for the circle rotation's 21
         # complex Fourier functions, 4e-6 for the logistic map's 4 monomials
         result = fit["result"]
-        per_point = (self._rates["point"] * max(result.rank, 4) ** 3
+        per_point = (_RATES["point"] * max(result.rank, 4) ** 3
                      * (_COMPLEX_POINT_FACTOR if np.iscomplexobj(result.K) else 1)
-                     + self._rates["point_overhead"])
+                     + _RATES["point_overhead"])
         side = int(np.clip(np.sqrt(0.4 * PREVIEW_SECONDS / per_point / 1.5), 11, 61))
         return verified_spectrum(result, complex_grid(side), epsilon,
                                  refine_steps=PREVIEW_REFINE_STEPS)

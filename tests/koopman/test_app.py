@@ -36,6 +36,17 @@ def test_every_panel_is_filled_by_name_and_the_status_says_what_it_shows(app):
     assert "EDMD eigenvalues" in app.status.value and "preview grid" in app.status.value
 
 
+def test_a_complex_dictionary_gets_a_coarser_preview_grid_than_a_real_one_of_its_size():
+    # a point of the circle rotation's complex pseudospectrum (21 Fourier functions) costs about
+    # ten times that of the logistic map's few monomials: the cost model must shrink its grid
+    sides = {}
+    for system in ("logistic map", "circle rotation"):
+        view = build_koopman_app(system=system, steps=60, trajectories=4, field_grid=16,
+                                 field_steps=40)
+        sides[system] = np.asarray(view.trace("log10 tau").z).shape[0]
+    assert sides["logistic map"] == 61 and 11 <= sides["circle rotation"] < 45
+
+
 @pytest.mark.parametrize("name, value", [
     ("system", "duffing"), ("parameter", 0.3), ("noise", 0.02), ("dictionary", "gaussian rbf"),
     ("size", 12), ("rank", 4), ("pieces", 7), ("tolerance", 1e-6), ("epsilon", 0.05),
