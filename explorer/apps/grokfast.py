@@ -96,7 +96,7 @@ class ComparisonApp(App):
         figure.update_xaxes(type="log", title_text="step", dtick=1, tickformat="~s")
         figure.update_yaxes(range=[0, 1.02], dtick=0.2)
         figure.add_hline(y=0.95, line={"color": "#999", "width": 1, "dash": "dot"})
-        figure.update_layout(height=460, width=1180, margin={"l": 50, "r": 20, "t": 60, "b": 40},
+        figure.update_layout(height=460, width=960, margin={"l": 50, "r": 20, "t": 60, "b": 40},
                              legend={"orientation": "h", "y": -0.2, "font": {"size": 10}})
         return go.FigureWidget(figure)
 

@@ -129,6 +129,12 @@ def test_comparison_puts_every_run_in_its_protocol_panel():
     assert np.allclose(view.trace(run.label).y, run.history.test_loss)
 
 
+def test_the_comparison_fits_a_notebooks_output_area():
+    # JupyterLab's output area is 968 px wide in a 1400 px window; a wider figure is cut
+    view = build_comparison_app(autostart=False)
+    assert view.figure.layout.width <= 960
+
+
 def test_plot_sweep_draws_one_or_two_parameters():
     steps = np.array([[np.nan, 300.0], [500.0, 200.0]])
     result = SweepResult(("weight_decay", "train_fraction"), (np.array([0.0, 1.0]), np.array([0.3, 0.5])),
