@@ -248,7 +248,7 @@ def plot_contact_sheet(table):
             axes[line, column].set_axis_off()
             axes[line, column].set_title(f"{row.label}\n{caption}" if line == 0 else
                                          f"{caption}, D = {row.dimension:.2f}", fontsize=8)
-    figure.suptitle("Trainability boundaries (blue converges, red diverges); D = median "
+    figure.suptitle("Trainability boundaries (blue converges, red diverges)\nD = median "
                     "box-counting slope along the zoom", fontsize=10)
     figure.tight_layout()
     return figure
