@@ -3,12 +3,13 @@
 Issue 13, item 8: a reopened notebook showed "Error displaying widget: model not found" where
 each view was. Displaying a view now also writes a static copy of its figure below it
 (``explorer/apps/_static.py``). Per view (the dashboard notebooks: one view each, copied into
-the served folder): run the notebook in JupyterLab, move the view's main control, check the
-copy is hidden while the view is live, save, shut the kernel down, reopen the notebook in a
-new browser session, and check the figure is drawn from the copy with the data the live view
-last showed; screenshot to ``tests/artifacts/browser/reopened-<view>.png``. After that first
-drawing JupyterLab's plotly extension stores a PNG in the output; saved again, the notebook
-exported as HTML (a handout) shows it as an image.
+the served folder): run the notebook in JupyterLab, let a run the view started end, move the
+view's main control, check the copy is hidden while the view is live, save, shut the kernel
+down, reopen the notebook in a new browser session, and check the figure is drawn from the copy
+with the data the live view last showed; screenshot to
+``tests/artifacts/browser/reopened-<view>.png``. After that first drawing JupyterLab's plotly
+extension stores a PNG in the output; saved again, the notebook exported as HTML (a handout)
+shows it as an image.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tests.browser.measure import (
     FIND_PANEL,
     FINGERPRINT,
     move_primary_control,
+    wait_until_idle,
     wait_until_stable,
 )
 from tests.browser.test_lab import CHANGE_SECONDS, SHUTDOWN, open_and_run, open_notebook
@@ -72,7 +74,11 @@ def test_reopened_notebook_shows_the_figure(browser, page, lab_server, path):
     try:
         open_and_run(page, lab_server, name, workspace=f"reopen-{path.stem}")
         page.wait_for_function(FIGURE_DRAWN, arg=[name, 0], timeout=CHANGE_SECONDS * 1000)
-        move_primary_control(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .explorer-app").first)
+        view = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .explorer-app").first
+        # a run that starts with the view (grokking trains 4,000 steps) streams into the figure
+        # until it ends: on a loaded CI host that outlasted wait_until_stable's minute
+        wait_until_idle(view)
+        move_primary_control(view)
         wait_until_stable(page, name, 0)
         # the copy is rewritten once the figure has been quiet for QUIET_SECONDS; compared with
         # the figure as it is then, since a late redraw after "stable" moves both (seen in CI)
